@@ -1,0 +1,31 @@
+package eventstore
+
+// The store's SQL, valid on SQLite and PostgreSQL alike.
+const (
+	columns = `position, event_id, event_name, aggregate_type, aggregate_id, aggregate_version,
+	schema_version, event_data, metadata, occurred_at, created_at`
+
+	qVersion = `SELECT COALESCE(MAX(aggregate_version), 0) FROM event_store
+	WHERE aggregate_type = $1 AND aggregate_id = $2`
+
+	qAdvanceHead = `UPDATE event_stream_head SET position = position + $1 WHERE id = 1 RETURNING position`
+
+	qHead = `SELECT position FROM event_stream_head WHERE id = 1`
+
+	qInsert = `INSERT INTO event_store (position, event_id, event_name, aggregate_type, aggregate_id,
+	aggregate_version, schema_version, event_data, metadata, occurred_at, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+
+	qLoad = `SELECT ` + columns + ` FROM event_store
+	WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY aggregate_version`
+
+	qGet = `SELECT ` + columns + ` FROM event_store WHERE event_id = $1`
+
+	qReadAll = `SELECT ` + columns + ` FROM event_store WHERE position > $1 ORDER BY position LIMIT $2`
+)
+
+// qReadAllFiltered takes a list of placeholders ("$3, $4"), never values.
+func qReadAllFiltered(placeholders string) string {
+	return `SELECT ` + columns + ` FROM event_store WHERE position > $1 AND event_name IN (` +
+		placeholders + `) ORDER BY position LIMIT $2`
+}
