@@ -1,0 +1,169 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river/rivertype"
+
+	"insure/internal/database"
+)
+
+// Errors of the dead-letter operations.
+var (
+	ErrDeadLetterNotFound = errors.New("dead letter not found")
+	ErrAlreadyResolved    = errors.New("dead letter was already retried or discarded")
+	// ErrJobBusy means the dead letter's job is still being finalised by
+	// the worker that gave up on it; retry in a moment.
+	ErrJobBusy = errors.New("the job is still finishing its last attempt; try again in a moment")
+)
+
+// DeadLetter is a listener job that gave up.
+type DeadLetter struct {
+	ID         int64      `json:"id"`
+	JobID      int64      `json:"job_id"`
+	Listener   string     `json:"listener"`
+	Queue      string     `json:"queue"`
+	EventID    string     `json:"event_id"`
+	Attempts   int        `json:"attempts"`
+	Error      string     `json:"error"`
+	Status     string     `json:"status"`
+	FailedAt   time.Time  `json:"failed_at"`
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+}
+
+// recordDeadLetter writes the dead letter and runs the Failed hook in one
+// transaction. A dead letter that is already recorded (and still dead) is
+// left alone and its hook not run again.
+func (q *Queue) recordDeadLetter(ctx context.Context, jobID int64, args ListenerArgs, queueName string, attempts int, cause error) error {
+	msg := cause.Error()
+	if len(msg) > 16_000 {
+		msg = msg[:16_000]
+	}
+	return q.db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
+		n, err := tx.Exec(ctx, `INSERT INTO dead_letters (job_id, listener, queue, event_id, attempts, error, status, failed_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 'dead', $7)
+			ON CONFLICT (job_id) DO UPDATE SET attempts = excluded.attempts, error = excluded.error,
+				status = 'dead', failed_at = excluded.failed_at, resolved_at = NULL
+			WHERE dead_letters.status <> 'dead'`,
+			jobID, args.Listener, queueName, args.EventID, attempts, msg, q.cfg.Now().UTC())
+		if err != nil {
+			return fmt.Errorf("record dead letter: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := q.handler.GiveUp(ctx, tx, args.Listener, args.EventID, cause); err != nil {
+			return fmt.Errorf("failed hook of %s: %w", args.Listener, err)
+		}
+		return nil
+	})
+}
+
+const deadLetterColumns = `id, job_id, listener, queue, event_id, attempts, error, status, failed_at, resolved_at`
+
+// DeadLetters lists dead letters with the given status ("dead" when empty;
+// "all" for every status), oldest first, after the given id.
+func (q *Queue) DeadLetters(ctx context.Context, status string, after int64, limit int) ([]DeadLetter, error) {
+	if status == "" {
+		status = "dead"
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	query := `SELECT ` + deadLetterColumns + ` FROM dead_letters WHERE id > $1 AND (status = $2 OR $2 = 'all') ORDER BY id LIMIT $3`
+	rows, err := q.db.Query(ctx, query, after, status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	defer rows.Close()
+	var out []DeadLetter
+	for rows.Next() {
+		d, err := scanDeadLetter(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeadLetter returns one dead letter.
+func (q *Queue) DeadLetter(ctx context.Context, id int64) (DeadLetter, error) {
+	d, err := scanDeadLetter(q.db.QueryRow(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters WHERE id = $1`, id))
+	if errors.Is(err, database.ErrNoRows) {
+		return DeadLetter{}, fmt.Errorf("dead letter %d: %w", id, ErrDeadLetterNotFound)
+	}
+	return d, err
+}
+
+// Retry makes a dead letter's job available again (with one more attempt)
+// and marks the dead letter retried, in one transaction.
+func (q *Queue) Retry(ctx context.Context, id int64) (DeadLetter, error) {
+	var d DeadLetter
+	err := q.db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
+		var err error
+		d, err = scanDeadLetter(tx.QueryRow(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters WHERE id = $1`, id))
+		if errors.Is(err, database.ErrNoRows) {
+			return fmt.Errorf("dead letter %d: %w", id, ErrDeadLetterNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if d.Status != "dead" {
+			return fmt.Errorf("dead letter %d is %s: %w", id, d.Status, ErrAlreadyResolved)
+		}
+		job, err := q.client.jobRetryTx(ctx, tx, d.JobID)
+		if err != nil {
+			return fmt.Errorf("retry job %d: %w", d.JobID, err)
+		}
+		if job.State != rivertype.JobStateAvailable {
+			return fmt.Errorf("retry dead letter %d (job %d is %s): %w", id, d.JobID, job.State, ErrJobBusy)
+		}
+		now := q.cfg.Now().UTC()
+		if _, err := tx.Exec(ctx, `UPDATE dead_letters SET status = 'retried', resolved_at = $2 WHERE id = $1`, id, now); err != nil {
+			return fmt.Errorf("mark dead letter %d retried: %w", id, err)
+		}
+		d.Status, d.ResolvedAt = "retried", &now
+		return nil
+	})
+	return d, err
+}
+
+// RetryAll retries every dead letter and returns how many.
+func (q *Queue) RetryAll(ctx context.Context) ([]DeadLetter, error) {
+	var done []DeadLetter
+	var after int64
+	for {
+		batch, err := q.DeadLetters(ctx, "dead", after, 500)
+		if err != nil {
+			return done, err
+		}
+		if len(batch) == 0 {
+			return done, nil
+		}
+		for _, d := range batch {
+			after = d.ID
+			r, err := q.Retry(ctx, d.ID)
+			if errors.Is(err, ErrAlreadyResolved) {
+				continue
+			}
+			if err != nil {
+				return done, err
+			}
+			done = append(done, r)
+		}
+	}
+}
+
+func scanDeadLetter(row database.Row) (DeadLetter, error) {
+	var d DeadLetter
+	err := row.Scan(&d.ID, &d.JobID, &d.Listener, &d.Queue, &d.EventID, &d.Attempts, &d.Error, &d.Status, &d.FailedAt, &d.ResolvedAt)
+	if err != nil {
+		return d, err
+	}
+	d.FailedAt = d.FailedAt.UTC()
+	return d, nil
+}

@@ -1,0 +1,167 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/riverqueue/river"
+)
+
+// retryLater marks an error that should release the job for later without
+// using up an attempt (a provider is down).
+type retryLater struct{ err error }
+
+func (e *retryLater) Error() string { return "retry later: " + e.err.Error() }
+func (e *retryLater) Unwrap() error { return e.err }
+
+// RetryLater wraps err so that the job is released (snoozed) for later
+// without using up an attempt.
+func RetryLater(err error) error { return &retryLater{err: err} }
+
+// IsRetryLater reports whether err asks for a release.
+func IsRetryLater(err error) bool {
+	var r *retryLater
+	return errors.As(err, &r)
+}
+
+type permanent struct{ err error }
+
+func (e *permanent) Error() string { return "permanent: " + e.err.Error() }
+func (e *permanent) Unwrap() error { return e.err }
+
+// Permanent wraps err so that the listener gives up at once: retrying
+// cannot help (the event cannot be decoded, the listener is unknown).
+func Permanent(err error) error { return &permanent{err: err} }
+
+// IsPermanent reports whether err is permanent.
+func IsPermanent(err error) bool {
+	var p *permanent
+	return errors.As(err, &p)
+}
+
+// PanicError is what a recovered listener panic becomes; it carries the stack.
+type PanicError struct {
+	Value any
+	Stack string
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("panic: %v\n%s", e.Value, e.Stack)
+}
+
+type listenerWorker struct {
+	river.WorkerDefaults[ListenerArgs]
+	q *Queue
+}
+
+func (w *listenerWorker) settings(listener string) Settings {
+	s, _ := w.q.handler.Settings(listener)
+	return s
+}
+
+// NextRetry implements river.Worker: the listener's own backoff schedule.
+func (w *listenerWorker) NextRetry(job *river.Job[ListenerArgs]) time.Time {
+	b := w.settings(job.Args.Listener).Backoff
+	if len(b) == 0 {
+		return time.Time{}
+	}
+	i := min(len(job.Errors), len(b)-1)
+	return w.q.cfg.Now().Add(b[i])
+}
+
+// Timeout implements river.Worker.
+func (w *listenerWorker) Timeout(job *river.Job[ListenerArgs]) time.Duration {
+	if t := w.settings(job.Args.Listener).Timeout; t > 0 {
+		return t
+	}
+	return time.Minute
+}
+
+// Work implements river.Worker.
+func (w *listenerWorker) Work(ctx context.Context, job *river.Job[ListenerArgs]) error {
+	start := w.q.cfg.Now()
+	err := w.q.safeHandle(ctx, job.Args, job.Attempt)
+	log := w.q.log.With("listener", job.Args.Listener, "event_id", job.Args.EventID, "queue", job.Queue,
+		"attempt", job.Attempt, "job_id", job.ID, "duration_ms", w.q.cfg.Now().Sub(start).Milliseconds())
+	if err == nil {
+		log.Debug("listener done", "success", true)
+		return nil
+	}
+	if IsRetryLater(err) && !IsPermanent(err) {
+		log.Warn("listener released for later", "success", false, "error", err.Error(), "snooze", w.q.cfg.Snooze.String())
+		return river.JobSnooze(w.q.cfg.Snooze)
+	}
+	final := IsPermanent(err) || job.Attempt >= job.MaxAttempts
+	if !final {
+		log.Warn("listener failed, will retry", "success", false, "error", firstLine(err))
+		return err
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if derr := w.q.recordDeadLetter(dctx, job.ID, job.Args, job.Queue, job.Attempt, err); derr != nil {
+		// Not recorded: keep the job alive (a snooze uses no attempt) so
+		// the give-up is tried again rather than lost.
+		log.Error("recording dead letter failed; releasing job", "success", false, "error", derr.Error())
+		return river.JobSnooze(min(w.q.cfg.Snooze, 10*time.Second))
+	}
+	log.Error("listener gave up: dead letter", "success", false, "error", firstLine(err))
+	if job.Attempt < job.MaxAttempts {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+func (q *Queue) safeHandle(ctx context.Context, args ListenerArgs, attempt int) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: p, Stack: string(debug.Stack())}
+		}
+	}()
+	return q.handler.Handle(ctx, args.Listener, args.EventID, attempt)
+}
+
+type periodicWorker struct {
+	river.WorkerDefaults[PeriodicArgs]
+	q *Queue
+}
+
+// Work implements river.Worker.
+func (w *periodicWorker) Work(ctx context.Context, job *river.Job[PeriodicArgs]) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: p, Stack: string(debug.Stack())}
+		}
+	}()
+	for _, t := range w.q.cfg.Periodic {
+		if t.Name == job.Args.Task {
+			if err := t.Run(ctx); err != nil {
+				w.q.log.Error("periodic task failed", "task", t.Name, "attempt", job.Attempt, "error", err.Error())
+				return err
+			}
+			return nil
+		}
+	}
+	return river.JobCancel(fmt.Errorf("unknown periodic task %q", job.Args.Task))
+}
+
+func decodeArgs(raw []byte) (ListenerArgs, error) {
+	var a ListenerArgs
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return a, fmt.Errorf("listener job args: %w", err)
+	}
+	return a, nil
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
