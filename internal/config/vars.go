@@ -1,0 +1,518 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// variable is one environment variable. The table returned by variables
+// drives FromEnv, Set, Validate, Vars and Redacted, so parsing, checking and
+// documentation cannot drift apart.
+type variable struct {
+	name string
+	// doc says what the variable does, in full sentences.
+	doc string
+	// expected says what a valid value looks like; it completes both
+	// "expected …" in errors and "Accepted: …" in docs.
+	expected string
+	// parse stores s, already trimmed, in its field of c. It returns "" on
+	// success or what was expected instead. It need not check ranges: check
+	// runs next.
+	parse func(c *Config, s string) string
+	// check returns "" if the field is valid, or what was expected instead.
+	// nil for a variable without a field.
+	check func(c *Config) string
+	// format spells the field as the variable accepts it.
+	format func(c *Config) string
+	// redact hides secrets in a value; nil if the variable holds none.
+	redact func(string) string
+}
+
+// apply parses raw into a copy of c and checks it; c changes only if both
+// succeed.
+func (v variable) apply(c *Config, raw string) error {
+	s := strings.TrimSpace(raw)
+	next := *c
+	if expected := v.parse(&next, s); expected != "" {
+		return v.error(s, expected)
+	}
+	if v.check != nil {
+		if expected := v.check(&next); expected != "" {
+			return v.error(s, expected)
+		}
+	}
+	*c = next
+	return nil
+}
+
+func (v variable) error(value, expected string) *Error {
+	return &Error{Var: v.name, Value: v.redactValue(value), Expected: expected}
+}
+
+func (v variable) redactValue(s string) string {
+	if v.redact == nil {
+		return s
+	}
+	return v.redact(s)
+}
+
+// Texts of expected values used more than once.
+const (
+	httpAddrExpected     = "host:port with a port from 0 to 65535 (e.g. 127.0.0.1:8080 or :8080)"
+	mailFromExpected     = "an email address, optionally with a display name (e.g. insure <no-reply@insure.local>)"
+	adminEmailExpected   = "a bare email address without a display name (e.g. admin@insure.local)"
+	documentsDirExpected = "a non-empty directory path"
+	currencyExpected     = "an ISO 4217 code of three upper-case letters (e.g. INR)"
+	logLevelExpected     = "debug, info, warn or error"
+)
+
+// variables returns the table of every environment variable, in the order
+// they are documented.
+func variables() []variable {
+	return []variable{
+		{
+			name: "DATABASE_URL",
+			doc: "Where the event store, read models and job queue live: a SQLite file or a PostgreSQL database. " +
+				"A password is never logged or echoed in errors.",
+			expected: databaseForms,
+			parse:    func(c *Config, s string) string { c.DatabaseURL = s; return "" },
+			check: func(c *Config) string {
+				if _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
+					return expectedOf(err)
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.DatabaseURL },
+			redact: RedactDatabaseURL,
+		},
+		enumVar("SQLITE_SYNCHRONOUS",
+			"SQLite's synchronous setting (ignored for PostgreSQL). FULL makes every acknowledged commit durable. "+
+				"NORMAL is a faster, explicit opt-in: in WAL mode a power loss can lose the last acknowledged commits, "+
+				"but never corrupts the database. Case-insensitive.",
+			"FULL or NORMAL", strings.ToUpper, []string{"FULL", "NORMAL"},
+			func(c *Config) *string { return &c.SQLiteSynchronous }),
+		{
+			name:     "HTTP_ADDR",
+			doc:      "Address the HTTP API listens on (insure serve). Port 0 picks a free port.",
+			expected: httpAddrExpected,
+			parse:    func(c *Config, s string) string { c.HTTPAddr = s; return "" },
+			check: func(c *Config) string {
+				_, port, err := net.SplitHostPort(c.HTTPAddr)
+				if err != nil || !isDigits(port) {
+					return httpAddrExpected
+				}
+				if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+					return httpAddrExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.HTTPAddr },
+		},
+		{
+			name:     "MAIL_FROM",
+			doc:      "Sender of outgoing email.",
+			expected: mailFromExpected,
+			parse:    func(c *Config, s string) string { c.MailFrom = s; return "" },
+			check: func(c *Config) string {
+				if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+					return mailFromExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.MailFrom },
+		},
+		{
+			name:     "ADMIN_EMAIL",
+			doc:      "Address that receives administrative notifications.",
+			expected: adminEmailExpected,
+			parse:    func(c *Config, s string) string { c.AdminEmail = s; return "" },
+			check: func(c *Config) string {
+				if a, err := mail.ParseAddress(c.AdminEmail); err != nil || a.Address != c.AdminEmail {
+					return adminEmailExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.AdminEmail },
+		},
+		backoffVar(),
+		intVar("QUEUE_MAX_ATTEMPTS",
+			"How many times a listener job runs, the first attempt included, before it is given up "+
+				"and becomes a dead letter (see insure dlq).",
+			1, 100, func(c *Config) *int { return &c.QueueMaxAttempts }),
+		durationVar("QUEUE_JOB_TIMEOUT",
+			"How long one attempt of a listener job may run before it is cancelled and counts as failed.",
+			100*time.Millisecond, time.Hour, func(c *Config) *time.Duration { return &c.QueueJobTimeout }),
+		durationVar("QUEUE_SNOOZE",
+			"How long a listener waits before trying again when a provider (mail, WhatsApp) is unavailable.",
+			10*time.Millisecond, 24*time.Hour, func(c *Config) *time.Duration { return &c.QueueSnooze }),
+		{
+			name: "QUEUE_WORKERS",
+			doc: "Workers this process runs per queue, as overrides of the defaults " +
+				"(10 per queue; low-priority and audit-normal 5). 0 means this process does not work that queue.",
+			expected: queueWorkersExpected(),
+			parse: func(c *Config, s string) string {
+				m, expected := parseQueueWorkers(c.QueueWorkers, s)
+				if expected != "" {
+					return expected
+				}
+				c.QueueWorkers = m
+				return ""
+			},
+			check:  func(c *Config) string { return checkQueueWorkers(c.QueueWorkers) },
+			format: func(c *Config) string { return formatQueueWorkers(c.QueueWorkers) },
+		},
+		intVar("MAX_EVENTS_PER_BATCH",
+			"Largest number of events read from the event store in one batch (projections, rebuilds, replays).",
+			1, 10000, func(c *Config) *int { return &c.MaxEventsPerBatch }),
+		{
+			name:     "DOCUMENTS_DIR",
+			doc:      "Directory where generated PDF documents are stored.",
+			expected: documentsDirExpected,
+			parse:    func(c *Config, s string) string { c.DocumentsDir = s; return "" },
+			check: func(c *Config) string {
+				if strings.TrimSpace(c.DocumentsDir) == "" {
+					return documentsDirExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.DocumentsDir },
+		},
+		thresholdVar(),
+		{
+			name:     "CURRENCY",
+			doc:      "Currency of every amount.",
+			expected: currencyExpected,
+			parse:    func(c *Config, s string) string { c.Currency = s; return "" },
+			check: func(c *Config) string {
+				if len(c.Currency) != 3 || strings.IndexFunc(c.Currency, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+					return currencyExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.Currency },
+		},
+		{
+			name:     "RATE_TABLE_FILE",
+			doc:      "File holding the insurers' rate tables; empty means the built-in table.",
+			expected: "a file path, or empty for the built-in table",
+			parse:    func(c *Config, s string) string { c.RateTableFile = s; return "" },
+			format:   func(c *Config) string { return c.RateTableFile },
+		},
+		durationVar("EXPIRY_SCAN_INTERVAL",
+			"How often the worker looks for policies nearing or past expiry.",
+			time.Minute, 168*time.Hour, func(c *Config) *time.Duration { return &c.ExpiryScanInterval }),
+		intVar("EVENT_RETENTION_DAYS",
+			"How long the queue keeps the records of completed listener jobs. Events themselves are never deleted: "+
+				"the event store is the source of truth.",
+			1, 36500, func(c *Config) *int { return &c.EventRetentionDays }),
+		boolVar("WHATSAPP_API_ENABLED",
+			"When false, WhatsApp messages are recorded as skipped, never sent.",
+			func(c *Config) *bool { return &c.WhatsAppEnabled }),
+		boolVar("EMAIL_QUEUE_ENABLED",
+			"When false, this process does not work the email queues: email jobs stay queued until it is "+
+				"re-enabled; nothing is lost.",
+			func(c *Config) *bool { return &c.EmailQueueEnabled }),
+		mustBeTrueVar("PDF_GENERATION_ASYNC",
+			"Documents are always rendered by queued listeners after the command commits, so a request never "+
+				"waits for a PDF; only true is accepted.",
+			"documents are always rendered by queued listeners after the command commits, "+
+				"so a request never waits for a PDF",
+			func(c *Config) *bool { return &c.PDFGenerationAsync }),
+		mustBeTrueVar("EVENT_SOURCING_ENABLED",
+			"The event store is always the source of truth; only true is accepted.",
+			"the event store is always the source of truth here",
+			nil),
+		{
+			name:     "LOG_LEVEL",
+			doc:      "Least severe level that is logged. Case-insensitive.",
+			expected: logLevelExpected,
+			parse: func(c *Config, s string) string {
+				for _, l := range logLevels() {
+					if strings.EqualFold(s, formatLevel(l)) {
+						c.LogLevel = l
+						return ""
+					}
+				}
+				return logLevelExpected
+			},
+			check: func(c *Config) string {
+				if !slices.Contains(logLevels(), c.LogLevel) {
+					return logLevelExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return formatLevel(c.LogLevel) },
+		},
+		enumVar("LOG_FORMAT", "Log output format: json for machines, text for people. Case-insensitive.",
+			"json or text", strings.ToLower, []string{"json", "text"},
+			func(c *Config) *string { return &c.LogFormat }),
+		enumVar("MAIL_DRIVER", "How email is delivered.",
+			"log (the development driver that records each message in the database)",
+			strings.ToLower, []string{"log"},
+			func(c *Config) *string { return &c.MailDriver }),
+		enumVar("WHATSAPP_DRIVER", "How WhatsApp messages are delivered.",
+			"log (the development driver that records each message in the database)",
+			strings.ToLower, []string{"log"},
+			func(c *Config) *string { return &c.WhatsAppDriver }),
+	}
+}
+
+// intVar is an integer variable from lo to hi.
+func intVar(name, doc string, lo, hi int, field func(*Config) *int) variable {
+	expected := fmt.Sprintf("an integer from %d to %d", lo, hi)
+	return variable{
+		name:     name,
+		doc:      doc,
+		expected: expected,
+		parse: func(c *Config, s string) string {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return expected
+			}
+			*field(c) = n
+			return ""
+		},
+		check: func(c *Config) string {
+			if n := *field(c); n < lo || n > hi {
+				return expected
+			}
+			return ""
+		},
+		format: func(c *Config) string { return strconv.Itoa(*field(c)) },
+	}
+}
+
+// durationVar is a time.Duration variable from lo to hi.
+func durationVar(name, doc string, lo, hi time.Duration, field func(*Config) *time.Duration) variable {
+	expected := fmt.Sprintf("a duration from %s to %s with a unit (e.g. 90s, 15m, 2h)",
+		formatDuration(lo), formatDuration(hi))
+	return variable{
+		name:     name,
+		doc:      doc,
+		expected: expected,
+		parse: func(c *Config, s string) string {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return expected
+			}
+			*field(c) = d
+			return ""
+		},
+		check: func(c *Config) string {
+			if d := *field(c); d < lo || d > hi {
+				return expected
+			}
+			return ""
+		},
+		format: func(c *Config) string { return formatDuration(*field(c)) },
+	}
+}
+
+// boolExpected describes a valid boolean.
+const boolExpected = "true or false (also 1/0, yes/no, any case)"
+
+// boolVar is a boolean variable.
+func boolVar(name, doc string, field func(*Config) *bool) variable {
+	return variable{
+		name:     name,
+		doc:      doc,
+		expected: boolExpected,
+		parse: func(c *Config, s string) string {
+			b, ok := parseBool(s)
+			if !ok {
+				return boolExpected
+			}
+			*field(c) = b
+			return ""
+		},
+		format: func(c *Config) string { return strconv.FormatBool(*field(c)) },
+	}
+}
+
+// mustBeTrueVar is a boolean variable kept for compatibility that only
+// accepts true; why says why false is not an option. field may be nil for a
+// variable that is only validated.
+func mustBeTrueVar(name, doc, why string, field func(*Config) *bool) variable {
+	onFalse := fmt.Sprintf("true: %s; remove %s or set it to true", why, name)
+	v := variable{
+		name:     name,
+		doc:      doc,
+		expected: "true (also 1, yes, any case)",
+		parse: func(c *Config, s string) string {
+			b, ok := parseBool(s)
+			switch {
+			case !ok:
+				return "true (also 1, yes, any case)"
+			case !b:
+				return onFalse
+			}
+			if field != nil {
+				*field(c) = b
+			}
+			return ""
+		},
+		format: func(*Config) string { return "true" },
+	}
+	if field != nil {
+		v.check = func(c *Config) string {
+			if !*field(c) {
+				return onFalse
+			}
+			return ""
+		}
+		v.format = func(c *Config) string { return strconv.FormatBool(*field(c)) }
+	}
+	return v
+}
+
+// enumVar is a string variable with a fixed set of values; normalize maps
+// any case to the stored one.
+func enumVar(name, doc, expected string, normalize func(string) string, allowed []string, field func(*Config) *string) variable {
+	return variable{
+		name:     name,
+		doc:      doc,
+		expected: expected,
+		parse:    func(c *Config, s string) string { *field(c) = normalize(s); return "" },
+		check: func(c *Config) string {
+			if !slices.Contains(allowed, *field(c)) {
+				return expected
+			}
+			return ""
+		},
+		format: func(c *Config) string { return *field(c) },
+	}
+}
+
+// backoffVar is QUEUE_BACKOFF.
+func backoffVar() variable {
+	const (
+		maxEntries = 20
+		maxDelay   = 24 * time.Hour
+	)
+	expected := fmt.Sprintf("1 to %d comma-separated durations, each above 0 and at most %s (e.g. 60s,300s,900s)",
+		maxEntries, formatDuration(maxDelay))
+	return variable{
+		name: "QUEUE_BACKOFF",
+		doc: "Delays before retrying a failed listener job: entry n is the delay before retry n; " +
+			"retries beyond the list reuse the last entry.",
+		expected: expected,
+		parse: func(c *Config, s string) string {
+			parts := strings.Split(s, ",")
+			delays := make([]time.Duration, 0, len(parts))
+			for _, p := range parts {
+				p = strings.TrimSpace(p)
+				d, err := time.ParseDuration(p)
+				if err != nil {
+					return fmt.Sprintf("%s; %q is not a duration with a unit", expected, p)
+				}
+				delays = append(delays, d)
+			}
+			c.QueueBackoff = delays
+			return ""
+		},
+		check: func(c *Config) string {
+			switch n := len(c.QueueBackoff); {
+			case n == 0:
+				return expected + "; the list is empty"
+			case n > maxEntries:
+				return fmt.Sprintf("%s; got %d", expected, n)
+			}
+			for _, d := range c.QueueBackoff {
+				if d <= 0 || d > maxDelay {
+					return fmt.Sprintf("%s; %s is out of range", expected, formatDuration(d))
+				}
+			}
+			return ""
+		},
+		format: func(c *Config) string {
+			parts := make([]string, len(c.QueueBackoff))
+			for i, d := range c.QueueBackoff {
+				parts[i] = formatDuration(d)
+			}
+			return strings.Join(parts, ",")
+		},
+	}
+}
+
+// thresholdVar is QUOTE_HIGH_VALUE_THRESHOLD.
+func thresholdVar() variable {
+	const expected = "a whole number of minor units, 0 or more (e.g. 100000000 paise for ₹10 lakh)"
+	return variable{
+		name: "QUOTE_HIGH_VALUE_THRESHOLD",
+		doc: "Amount in minor units of CURRENCY (paise for INR) at or above which a quotation counts as high value; " +
+			"the default is ₹10 lakh.",
+		expected: expected,
+		parse: func(c *Config, s string) string {
+			n, err := strconv.ParseInt(s, 10, 64)
+			switch {
+			case err == nil:
+				c.QuoteHighValueThreshold = n
+				return ""
+			case strings.Contains(s, "."):
+				return expected + "; give the amount in minor units, without decimals"
+			case strings.ContainsAny(s, ",_ "):
+				return expected + "; write it without digit separators"
+			}
+			return expected
+		},
+		check: func(c *Config) string {
+			if c.QuoteHighValueThreshold < 0 {
+				return expected
+			}
+			return ""
+		},
+		format: func(c *Config) string { return strconv.FormatInt(c.QuoteHighValueThreshold, 10) },
+	}
+}
+
+// parseBool accepts true/false, 1/0 and yes/no in any case.
+func parseBool(s string) (value, ok bool) {
+	switch strings.ToLower(s) {
+	case "true", "1", "yes":
+		return true, true
+	case "false", "0", "no":
+		return false, true
+	}
+	return false, false
+}
+
+func logLevels() []slog.Level {
+	return []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}
+}
+
+// formatLevel spells l as LOG_LEVEL does: "debug", "info", "warn", "error".
+func formatLevel(l slog.Level) string {
+	return strings.ToLower(l.String())
+}
+
+// formatDuration is d.String() without zero trailing units: 1m, 24h, 1h30m.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
+}
+
+func isDigits(s string) bool {
+	return s != "" && strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) < 0
+}
+
+// expectedOf returns the Expected of an *Error, or err's text.
+func expectedOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Expected
+	}
+	return err.Error()
+}

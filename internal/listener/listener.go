@@ -1,0 +1,170 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"insure/internal/database"
+	"insure/internal/event"
+	"insure/internal/eventstore"
+	"insure/internal/queue"
+)
+
+// Definition is one listener: which event starts it, where its jobs go, how
+// it retries, and what it does.
+type Definition struct {
+	// Name is the listener's name, e.g. "SendWelcomeEmail".
+	Name string
+	// Event is the event name that starts it.
+	Event string
+	// Route picks the queue and priority (1 highest … 4) for one event. It
+	// may return an empty queue to skip this event.
+	Route func(p event.Payload) (queueName string, priority int)
+	// MaxAttempts, Backoff and Timeout; zero values take the set's defaults.
+	MaxAttempts int
+	Backoff     []time.Duration
+	Timeout     time.Duration
+	// Handle does the work. It must be idempotent: a retry after a partial
+	// run must not repeat a side effect. Wrap errors with queue.RetryLater
+	// when a dependency is down, and queue.Permanent when a retry cannot help.
+	Handle func(ctx context.Context, env event.Envelope, p event.Payload) error
+	// Failed, when set, runs exactly once when the listener gives up, inside
+	// the transaction that records the dead letter.
+	Failed func(ctx context.Context, tx database.Tx, env event.Envelope, p event.Payload, cause error) error
+}
+
+// Defaults apply to definitions that leave a setting at zero.
+type Defaults struct {
+	MaxAttempts int
+	Backoff     []time.Duration
+	Timeout     time.Duration
+}
+
+// Set is every listener, indexed by name and by event. It routes events to
+// jobs (for the recorder) and runs jobs (for the queue).
+type Set struct {
+	byName  map[string]Definition
+	byEvent map[string][]Definition
+	store   *eventstore.Store
+	reg     *event.Registry
+}
+
+var _ queue.Handler = (*Set)(nil)
+
+// NewSet checks and indexes the definitions.
+func NewSet(store *eventstore.Store, reg *event.Registry, d Defaults, defs ...Definition) (*Set, error) {
+	s := &Set{byName: map[string]Definition{}, byEvent: map[string][]Definition{}, store: store, reg: reg}
+	valid := map[string]bool{}
+	for _, n := range queue.Names() {
+		valid[n] = true
+	}
+	for _, def := range defs {
+		switch {
+		case def.Name == "" || def.Handle == nil || def.Route == nil:
+			return nil, fmt.Errorf("listener %q: name, route and handle are required", def.Name)
+		case s.byName[def.Name].Name != "":
+			return nil, fmt.Errorf("listener %q: defined twice", def.Name)
+		}
+		if _, ok := reg.Lookup(def.Event); !ok {
+			return nil, fmt.Errorf("listener %s: unknown event %q", def.Name, def.Event)
+		}
+		if def.MaxAttempts <= 0 {
+			def.MaxAttempts = d.MaxAttempts
+		}
+		if len(def.Backoff) == 0 {
+			def.Backoff = d.Backoff
+		}
+		if def.Timeout <= 0 {
+			def.Timeout = d.Timeout
+		}
+		s.byName[def.Name] = def
+		s.byEvent[def.Event] = append(s.byEvent[def.Event], def)
+	}
+	return s, nil
+}
+
+// Route implements recorder.Router.
+func (s *Set) Route(env event.Envelope, p event.Payload) []queue.Job {
+	defs := s.byEvent[env.EventName]
+	jobs := make([]queue.Job, 0, len(defs))
+	for _, d := range defs {
+		q, prio := d.Route(p)
+		if q == "" {
+			continue
+		}
+		jobs = append(jobs, queue.Job{Listener: d.Name, EventID: env.EventID, Queue: q, Priority: prio, MaxAttempts: d.MaxAttempts})
+	}
+	return jobs
+}
+
+// Handle implements queue.Handler.
+func (s *Set) Handle(ctx context.Context, listener, eventID string, _ int) error {
+	d, ok := s.byName[listener]
+	if !ok {
+		return queue.Permanent(fmt.Errorf("unknown listener %q", listener))
+	}
+	env, p, err := s.load(ctx, eventID)
+	if err != nil {
+		return err
+	}
+	return d.Handle(ctx, env, p)
+}
+
+// GiveUp implements queue.Handler.
+func (s *Set) GiveUp(ctx context.Context, tx database.Tx, listener, eventID string, cause error) error {
+	d, ok := s.byName[listener]
+	if !ok || d.Failed == nil {
+		return nil
+	}
+	env, p, err := s.load(ctx, eventID)
+	if err != nil {
+		// The event itself cannot be read: nothing to hand the hook.
+		return nil
+	}
+	return d.Failed(ctx, tx, env, p, cause)
+}
+
+// Settings implements queue.Handler.
+func (s *Set) Settings(listener string) (queue.Settings, bool) {
+	d, ok := s.byName[listener]
+	if !ok {
+		return queue.Settings{}, false
+	}
+	return queue.Settings{Backoff: d.Backoff, Timeout: d.Timeout}, true
+}
+
+// Definitions returns every listener, sorted by event then name.
+func (s *Set) Definitions() []Definition {
+	out := make([]Definition, 0, len(s.byName))
+	for _, d := range s.byName {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Event != out[j].Event {
+			return out[i].Event < out[j].Event
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// ForEvent returns the listeners an event name starts.
+func (s *Set) ForEvent(name string) []Definition { return s.byEvent[name] }
+
+func (s *Set) load(ctx context.Context, eventID string) (event.Envelope, event.Payload, error) {
+	env, err := s.store.Get(ctx, s.store.DB(), eventID)
+	if errors.Is(err, eventstore.ErrNotFound) {
+		return env, nil, queue.Permanent(err)
+	}
+	if err != nil {
+		return env, nil, err
+	}
+	p, err := s.reg.Decode(env)
+	if err != nil {
+		return env, nil, queue.Permanent(err)
+	}
+	return env, p, nil
+}

@@ -1,0 +1,170 @@
+// Package recorder commits a command's outcome: it appends the events to the
+// event store, updates the inline read models, and enqueues one job per
+// listener the events start, all in ONE database transaction. Either all of
+// it happens or none of it: no event without its jobs, no job without its
+// event.
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"insure/internal/apperr"
+	"insure/internal/database"
+	"insure/internal/event"
+	"insure/internal/eventstore"
+	"insure/internal/queue"
+)
+
+// Router decides which listener jobs an event starts.
+type Router interface {
+	Route(env event.Envelope, p event.Payload) []queue.Job
+}
+
+// Projector updates the read models for one event, inside the transaction
+// that appends it.
+type Projector interface {
+	Project(ctx context.Context, tx database.Tx, env event.Envelope, p event.Payload) error
+}
+
+// Enqueuer inserts jobs in a transaction.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, tx database.Tx, jobs []queue.Job) error
+}
+
+// Change is a decision about one aggregate: the events to append on top of
+// the version the decision was based on.
+type Change struct {
+	AggregateType   string
+	AggregateID     string
+	ExpectedVersion int64
+	Events          []event.Payload
+}
+
+// Recorded is an appended event with its typed payload.
+type Recorded struct {
+	event.Envelope
+	Payload event.Payload
+}
+
+// Recorder commits changes.
+type Recorder struct {
+	db        database.DB
+	store     *eventstore.Store
+	reg       *event.Registry
+	router    Router
+	projector Projector
+	queue     Enqueuer
+	now       func() time.Time
+}
+
+// New returns a recorder. router and projector may be nil (no listeners, no
+// read models), which tests of the store alone use.
+func New(store *eventstore.Store, reg *event.Registry, router Router, projector Projector, q Enqueuer, now func() time.Time) *Recorder {
+	if now == nil {
+		now = time.Now
+	}
+	return &Recorder{db: store.DB(), store: store, reg: reg, router: router, projector: projector, queue: q, now: now}
+}
+
+// Registry is the event registry the recorder encodes with.
+func (r *Recorder) Registry() *event.Registry { return r.reg }
+
+// Store is the event store the recorder appends to.
+func (r *Recorder) Store() *eventstore.Store { return r.store }
+
+// DB is the database the recorder commits to.
+func (r *Recorder) DB() database.DB { return r.db }
+
+// Record commits changes in one new transaction. before, when not nil, runs
+// first in the same transaction (for example to claim a unique email
+// address); its error aborts everything.
+func (r *Recorder) Record(ctx context.Context, ec event.Context, before func(ctx context.Context, tx database.Tx) error, changes ...Change) ([]Recorded, error) {
+	var out []Recorded
+	err := r.db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
+		if before != nil {
+			if err := before(ctx, tx); err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = r.RecordTx(ctx, tx, ec, changes...)
+		return err
+	})
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return out, nil
+}
+
+// RecordTx records changes inside the caller's transaction.
+func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Context, changes ...Change) ([]Recorded, error) {
+	now := r.now()
+	var (
+		out  []Recorded
+		jobs []queue.Job
+	)
+	for _, c := range changes {
+		if len(c.Events) == 0 {
+			continue
+		}
+		pending := make([]event.Pending, len(c.Events))
+		for i, p := range c.Events {
+			pe, err := event.New(p, ec, r.reg, now)
+			if err != nil {
+				return nil, err
+			}
+			def, _ := r.reg.Lookup(pe.Name)
+			if def.AggregateType != c.AggregateType {
+				return nil, fmt.Errorf("record %s on a %s aggregate: it belongs to %s", pe.Name, c.AggregateType, def.AggregateType)
+			}
+			pending[i] = pe
+		}
+		envs, err := r.store.Append(ctx, tx, c.AggregateType, c.AggregateID, c.ExpectedVersion, pending)
+		if err != nil {
+			return nil, err
+		}
+		for i, env := range envs {
+			p := c.Events[i]
+			if r.projector != nil {
+				if err := r.projector.Project(ctx, tx, env, p); err != nil {
+					return nil, fmt.Errorf("project %s: %w", env.EventName, err)
+				}
+			}
+			if r.router != nil {
+				jobs = append(jobs, r.router.Route(env, p)...)
+			}
+			out = append(out, Recorded{Envelope: env, Payload: p})
+		}
+	}
+	if len(jobs) > 0 {
+		if r.queue == nil {
+			return nil, errors.New("record: listener jobs but no queue")
+		}
+		if err := r.queue.Enqueue(ctx, tx, jobs); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// mapError turns storage errors into application errors, keeping the
+// cause for logs.
+func mapError(err error) error {
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	switch {
+	case errors.Is(err, eventstore.ErrConcurrency):
+		return apperr.Wrap(apperr.Conflict, err, "the record was changed by someone else; reload it and try again")
+	case errors.Is(err, database.ErrUnavailable):
+		return apperr.Wrap(apperr.Unavailable, err, "the database is unavailable; try again shortly")
+	}
+	return err
+}
+
+// MapError is mapError for callers that commit through their own
+// transactions.
+func MapError(err error) error { return mapError(err) }
