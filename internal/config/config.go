@@ -84,6 +84,21 @@ type Config struct {
 	// RateTableFile (RATE_TABLE_FILE) is the file holding the insurers' rate
 	// tables; empty means the built-in table. Validate does not open it.
 	RateTableFile string
+	// TemplatesDir (TEMPLATES_DIR) is a directory whose message templates
+	// replace the built-in ones of the same name. Empty: built-in only.
+	TemplatesDir string
+	// PublicURL (PUBLIC_URL) is the base URL customers reach the API at;
+	// the welcome email's verification link starts with it. Empty: derived
+	// from HTTP_ADDR.
+	PublicURL string
+	// QueueFetchCooldown (QUEUE_FETCH_COOLDOWN) is the shortest time between
+	// two fetches of jobs by one queue's workers.
+	QueueFetchCooldown time.Duration
+	// QueueFetchPollInterval (QUEUE_FETCH_POLL_INTERVAL) is how often idle
+	// workers look for new jobs when no notification arrives.
+	QueueFetchPollInterval time.Duration
+	// DBMaxConns (DB_MAX_CONNS) is the PostgreSQL connection pool size.
+	DBMaxConns int
 
 	// ExpiryScanInterval (EXPIRY_SCAN_INTERVAL) is how often the worker looks
 	// for policies nearing or past expiry. 1m to 168h.
@@ -145,6 +160,9 @@ func Default() Config {
 		QuoteHighValueThreshold: 100_000_000, // ₹10 lakh in paise
 		Currency:                "INR",
 		RateTableFile:           "",
+		QueueFetchCooldown:      20 * time.Millisecond,
+		QueueFetchPollInterval:  200 * time.Millisecond,
+		DBMaxConns:              16,
 		ExpiryScanInterval:      24 * time.Hour,
 		EventRetentionDays:      365,
 		WhatsAppEnabled:         true,

@@ -84,6 +84,11 @@ func TestDefault(t *testing.T) {
 		QuoteHighValueThreshold: 100000000,
 		Currency:                "INR",
 		RateTableFile:           "",
+		TemplatesDir:            "",
+		PublicURL:               "",
+		QueueFetchCooldown:      20 * time.Millisecond,
+		QueueFetchPollInterval:  200 * time.Millisecond,
+		DBMaxConns:              16,
 		ExpiryScanInterval:      24 * time.Hour,
 		EventRetentionDays:      365,
 		WhatsAppEnabled:         true,
@@ -166,6 +171,7 @@ func variableTests() []variableTest {
 		addrHint  = "host:port with a port from 0 to 65535 (e.g. 127.0.0.1:8080 or :8080)"
 		threshold = "a whole number of minor units, 0 or more (e.g. 100000000 paise for ₹10 lakh)"
 		logDriver = "log (the development driver that records each message in the database)"
+		publicURL = "an absolute http or https URL without credentials, query, fragment or trailing slash, or empty"
 	)
 	return []variableTest{
 		{
@@ -245,6 +251,48 @@ func variableTests() []variableTest {
 			badErr:     `QUEUE_JOB_TIMEOUT="60": expected a duration from 100ms to 1h ` + durationHint,
 			corrupt:    func(c *config.Config) { c.QueueJobTimeout = 0 },
 			corruptErr: `QUEUE_JOB_TIMEOUT="0s": expected a duration from 100ms to 1h ` + durationHint,
+		},
+		{
+			name: "QUEUE_FETCH_COOLDOWN", field: "QueueFetchCooldown",
+			good:       "50ms",
+			want:       func(c *config.Config) { c.QueueFetchCooldown = 50 * time.Millisecond },
+			bad:        "2m",
+			badErr:     `QUEUE_FETCH_COOLDOWN="2m": expected a duration from 1ms to 1m ` + durationHint,
+			corrupt:    func(c *config.Config) { c.QueueFetchCooldown = 0 },
+			corruptErr: `QUEUE_FETCH_COOLDOWN="0s": expected a duration from 1ms to 1m ` + durationHint,
+		},
+		{
+			name: "QUEUE_FETCH_POLL_INTERVAL", field: "QueueFetchPollInterval",
+			good:       "1s",
+			want:       func(c *config.Config) { c.QueueFetchPollInterval = time.Second },
+			bad:        "200",
+			badErr:     `QUEUE_FETCH_POLL_INTERVAL="200": expected a duration from 1ms to 10m ` + durationHint,
+			corrupt:    func(c *config.Config) { c.QueueFetchPollInterval = 11 * time.Minute },
+			corruptErr: `QUEUE_FETCH_POLL_INTERVAL="11m": expected a duration from 1ms to 10m ` + durationHint,
+		},
+		{
+			name: "DB_MAX_CONNS", field: "DBMaxConns",
+			good:       "50",
+			want:       func(c *config.Config) { c.DBMaxConns = 50 },
+			bad:        "1",
+			badErr:     `DB_MAX_CONNS="1": expected an integer from 2 to 1000`,
+			corrupt:    func(c *config.Config) { c.DBMaxConns = 1001 },
+			corruptErr: `DB_MAX_CONNS="1001": expected an integer from 2 to 1000`,
+		},
+		{
+			name: "TEMPLATES_DIR", field: "TemplatesDir",
+			good: "/etc/insure/templates",
+			want: func(c *config.Config) { c.TemplatesDir = "/etc/insure/templates" },
+			// Any value is valid: empty means the built-in templates.
+		},
+		{
+			name: "PUBLIC_URL", field: "PublicURL",
+			good:       "https://insure.example.com",
+			want:       func(c *config.Config) { c.PublicURL = "https://insure.example.com" },
+			bad:        "https://insure.example.com/",
+			badErr:     `PUBLIC_URL="https://insure.example.com/": expected ` + publicURL,
+			corrupt:    func(c *config.Config) { c.PublicURL = "ftp://insure.example.com" },
+			corruptErr: `PUBLIC_URL="ftp://insure.example.com": expected ` + publicURL,
 		},
 		{
 			name: "QUEUE_SNOOZE", field: "QueueSnooze",
@@ -601,6 +649,7 @@ func TestFromEnvErrors(t *testing.T) {
 		"queue one of high-priority, normal, low-priority, email-priority, email-normal, whatsapp-priority, " +
 		"whatsapp-normal, pdf-priority, pdf-normal, audit-normal (e.g. pdf-normal=2,audit-normal=0)"
 	backoff := "1 to 20 comma-separated durations, each above 0 and at most 24h (e.g. 60s,300s,900s)"
+	publicURL := "an absolute http or https URL without credentials, query, fragment or trailing slash, or empty"
 	tests := []struct {
 		name, value, want string
 	}{
@@ -622,6 +671,19 @@ func TestFromEnvErrors(t *testing.T) {
 		{"PDF_GENERATION_ASYNC", "sometimes", `PDF_GENERATION_ASYNC="sometimes": expected true (also 1, yes, any case)`},
 		{"DATABASE_URL", "sqlite://", `DATABASE_URL="sqlite://": expected a file path after sqlite:// (e.g. sqlite://./insure.db or sqlite:///var/lib/insure/insure.db)`},
 		{"CURRENCY", "INRS", `CURRENCY="INRS": expected an ISO 4217 code of three upper-case letters (e.g. INR)`},
+		{"QUEUE_FETCH_COOLDOWN", "", `QUEUE_FETCH_COOLDOWN="": expected a duration from 1ms to 1m with a unit (e.g. 90s, 15m, 2h)`},
+		{"QUEUE_FETCH_COOLDOWN", "999us", `QUEUE_FETCH_COOLDOWN="999us": expected a duration from 1ms to 1m with a unit (e.g. 90s, 15m, 2h)`},
+		{"QUEUE_FETCH_COOLDOWN", "1m1ms", `QUEUE_FETCH_COOLDOWN="1m1ms": expected a duration from 1ms to 1m with a unit (e.g. 90s, 15m, 2h)`},
+		{"QUEUE_FETCH_POLL_INTERVAL", "0s", `QUEUE_FETCH_POLL_INTERVAL="0s": expected a duration from 1ms to 10m with a unit (e.g. 90s, 15m, 2h)`},
+		{"QUEUE_FETCH_POLL_INTERVAL", "10m1s", `QUEUE_FETCH_POLL_INTERVAL="10m1s": expected a duration from 1ms to 10m with a unit (e.g. 90s, 15m, 2h)`},
+		{"DB_MAX_CONNS", "", `DB_MAX_CONNS="": expected an integer from 2 to 1000`},
+		{"DB_MAX_CONNS", "1001", `DB_MAX_CONNS="1001": expected an integer from 2 to 1000`},
+		{"DB_MAX_CONNS", "16.0", `DB_MAX_CONNS="16.0": expected an integer from 2 to 1000`},
+		{"PUBLIC_URL", "insure.example.com", `PUBLIC_URL="insure.example.com": expected ` + publicURL},
+		{"PUBLIC_URL", "/api", `PUBLIC_URL="/api": expected ` + publicURL},
+		{"PUBLIC_URL", "http://", `PUBLIC_URL="http://": expected ` + publicURL},
+		{"PUBLIC_URL", "http://[::1", `PUBLIC_URL="http://[::1": expected ` + publicURL},
+		{"PUBLIC_URL", "https://insure.example.com/app/", `PUBLIC_URL="https://insure.example.com/app/": expected ` + publicURL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -658,6 +720,16 @@ func TestFromEnvAccepts(t *testing.T) {
 		{"RATE_TABLE_FILE", "", func(c config.Config) bool { return c.RateTableFile == "" }},
 		{"DATABASE_URL", "/tmp/x.db", func(c config.Config) bool { return c.DatabaseURL == "/tmp/x.db" }},
 		{"QUOTE_HIGH_VALUE_THRESHOLD", "9223372036854775807", func(c config.Config) bool { return c.QuoteHighValueThreshold == 1<<63-1 }},
+		{"QUEUE_FETCH_COOLDOWN", "1ms", func(c config.Config) bool { return c.QueueFetchCooldown == time.Millisecond }},
+		{"QUEUE_FETCH_COOLDOWN", "1m", func(c config.Config) bool { return c.QueueFetchCooldown == time.Minute }},
+		{"QUEUE_FETCH_POLL_INTERVAL", "1ms", func(c config.Config) bool { return c.QueueFetchPollInterval == time.Millisecond }},
+		{"QUEUE_FETCH_POLL_INTERVAL", "10m", func(c config.Config) bool { return c.QueueFetchPollInterval == 10*time.Minute }},
+		{"DB_MAX_CONNS", "2", func(c config.Config) bool { return c.DBMaxConns == 2 }},
+		{"DB_MAX_CONNS", "1000", func(c config.Config) bool { return c.DBMaxConns == 1000 }},
+		{"TEMPLATES_DIR", "", func(c config.Config) bool { return c.TemplatesDir == "" }},
+		{"PUBLIC_URL", "", func(c config.Config) bool { return c.PublicURL == "" }},
+		{"PUBLIC_URL", "http://127.0.0.1:8080", func(c config.Config) bool { return c.PublicURL == "http://127.0.0.1:8080" }},
+		{"PUBLIC_URL", "https://example.com/insure", func(c config.Config) bool { return c.PublicURL == "https://example.com/insure" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -684,7 +756,8 @@ func TestValidateZeroConfig(t *testing.T) {
 	}
 	want := []string{
 		"DATABASE_URL", "SQLITE_SYNCHRONOUS", "HTTP_ADDR", "MAIL_FROM", "ADMIN_EMAIL", "QUEUE_BACKOFF",
-		"QUEUE_MAX_ATTEMPTS", "QUEUE_JOB_TIMEOUT", "QUEUE_SNOOZE", "QUEUE_WORKERS", "MAX_EVENTS_PER_BATCH",
+		"QUEUE_MAX_ATTEMPTS", "QUEUE_JOB_TIMEOUT", "QUEUE_FETCH_COOLDOWN", "QUEUE_FETCH_POLL_INTERVAL",
+		"DB_MAX_CONNS", "QUEUE_SNOOZE", "QUEUE_WORKERS", "MAX_EVENTS_PER_BATCH",
 		"DOCUMENTS_DIR", "CURRENCY", "EXPIRY_SCAN_INTERVAL", "EVENT_RETENTION_DAYS", "PDF_GENERATION_ASYNC",
 		"LOG_FORMAT", "MAIL_DRIVER", "WHATSAPP_DRIVER",
 	}
@@ -769,6 +842,11 @@ func TestRedactedRoundTrip(t *testing.T) {
 	c.WhatsAppEnabled = false
 	c.QuoteHighValueThreshold = 1
 	c.RateTableFile = "rates.json"
+	c.TemplatesDir = "templates"
+	c.PublicURL = "https://insure.example.com/app"
+	c.QueueFetchCooldown = 1500 * time.Microsecond
+	c.QueueFetchPollInterval = 90 * time.Second
+	c.DBMaxConns = 2
 	got, err := config.FromEnv(env(c.Redacted()))
 	if err != nil {
 		t.Fatalf("FromEnv(Redacted()) error: %v", err)
@@ -794,5 +872,23 @@ func TestWorkedQueues(t *testing.T) {
 	}
 	if got := config.Default().WorkedQueues(); !cmp.Equal(got, config.Default().QueueWorkers) {
 		t.Errorf("Default().WorkedQueues() = %v, want every queue", got)
+	}
+}
+
+func TestPublicURLRejectsCredentialsAndQuery(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"https://user:pw@insure.example", "https://insure.example?x=1", "https://insure.example#top"} {
+		_, err := config.FromEnv(func(k string) (string, bool) {
+			if k == "PUBLIC_URL" {
+				return v, true
+			}
+			return "", false
+		})
+		if err == nil || !strings.Contains(err.Error(), "PUBLIC_URL") {
+			t.Errorf("PUBLIC_URL=%q: want an error naming PUBLIC_URL, got %v", v, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "pw@") {
+			t.Errorf("PUBLIC_URL error echoes the password: %v", err)
+		}
 	}
 }

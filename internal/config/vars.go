@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -149,6 +150,40 @@ func variables() []variable {
 		durationVar("QUEUE_JOB_TIMEOUT",
 			"How long one attempt of a listener job may run before it is cancelled and counts as failed.",
 			100*time.Millisecond, time.Hour, func(c *Config) *time.Duration { return &c.QueueJobTimeout }),
+		durationVar("QUEUE_FETCH_COOLDOWN",
+			"Shortest time between two job fetches by one queue's workers in this process (lower: less latency, more queries).",
+			time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.QueueFetchCooldown }),
+		durationVar("QUEUE_FETCH_POLL_INTERVAL",
+			"How often idle workers poll for new jobs when no notification arrives (SQLite always polls).",
+			time.Millisecond, 10*time.Minute, func(c *Config) *time.Duration { return &c.QueueFetchPollInterval }),
+		intVar("DB_MAX_CONNS", "PostgreSQL connection pool size of this process (ignored for SQLite, which writes through one connection).",
+			2, 1000, func(c *Config) *int { return &c.DBMaxConns }),
+		{
+			name:     "TEMPLATES_DIR",
+			doc:      "Directory of message templates that replace the built-in ones of the same file name. Empty: the built-in templates.",
+			expected: "a directory path, or empty",
+			parse:    func(c *Config, s string) string { c.TemplatesDir = s; return "" },
+			format:   func(c *Config) string { return c.TemplatesDir },
+		},
+		{
+			name:     "PUBLIC_URL",
+			doc:      "Base URL customers reach the API at, used in the verification link of the welcome email. Empty: http://HTTP_ADDR.",
+			expected: "an absolute http or https URL without credentials, query, fragment or trailing slash, or empty",
+			parse:    func(c *Config, s string) string { c.PublicURL = s; return "" },
+			check: func(c *Config) string {
+				if c.PublicURL == "" {
+					return ""
+				}
+				u, err := url.Parse(c.PublicURL)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.HasSuffix(c.PublicURL, "/") ||
+					u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(c.PublicURL, "?#") {
+					return "an absolute http or https URL without credentials, query, fragment or trailing slash, or empty"
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.PublicURL },
+			redact: RedactDatabaseURL,
+		},
 		durationVar("QUEUE_SNOOZE",
 			"How long a listener waits before trying again when a provider (mail, WhatsApp) is unavailable.",
 			10*time.Millisecond, 24*time.Hour, func(c *Config) *time.Duration { return &c.QueueSnooze }),

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: vet, then every package's tests against SQLite and
+# the PostgreSQL server named by TEST_DATABASE_URL (default: the local
+# server's "test" database). Packages that run concurrent code run with -race.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+unformatted=$(gofmt -l ./cmd ./internal ./api)
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+# Concurrent packages: the queue, the event store, the listeners, the HTTP
+# server and the end-to-end command tests.
+race_pkgs=(./internal/queue/... ./internal/eventstore/... ./internal/notify/... ./internal/document/... ./internal/cli/...)
+go test -race -count=1 -timeout 15m "${race_pkgs[@]}"
+
+mapfile -t rest < <(go list ./... | grep -v -e /internal/queue -e /internal/eventstore -e /internal/notify -e /internal/document -e /internal/cli)
+go test -count=1 -timeout 15m "${rest[@]}"
