@@ -107,3 +107,18 @@ func DecodeAs[T Payload](r *Registry, env Envelope) (T, error) {
 	}
 	return t, nil
 }
+
+// As returns p as a T whether the payload was built as a value (by a
+// command) or decoded as a pointer (from the store).
+func As[T any](p Payload) (T, bool) {
+	switch v := any(p).(type) {
+	case T:
+		return v, true
+	case *T:
+		if v != nil {
+			return *v, true
+		}
+	}
+	var zero T
+	return zero, false
+}

@@ -18,8 +18,8 @@ import (
 type Definition struct {
 	// Name is the listener's name, e.g. "SendWelcomeEmail".
 	Name string
-	// Event is the event name that starts it.
-	Event string
+	// Events are the event names that start it.
+	Events []string
 	// Route picks the queue and priority (1 highest … 4) for one event. It
 	// may return an empty queue to skip this event.
 	Route func(p event.Payload) (queueName string, priority int)
@@ -68,8 +68,13 @@ func NewSet(store *eventstore.Store, reg *event.Registry, d Defaults, defs ...De
 		case s.byName[def.Name].Name != "":
 			return nil, fmt.Errorf("listener %q: defined twice", def.Name)
 		}
-		if _, ok := reg.Lookup(def.Event); !ok {
-			return nil, fmt.Errorf("listener %s: unknown event %q", def.Name, def.Event)
+		if len(def.Events) == 0 {
+			return nil, fmt.Errorf("listener %s: no events", def.Name)
+		}
+		for _, e := range def.Events {
+			if _, ok := reg.Lookup(e); !ok {
+				return nil, fmt.Errorf("listener %s: unknown event %q", def.Name, e)
+			}
 		}
 		if def.MaxAttempts <= 0 {
 			def.MaxAttempts = d.MaxAttempts
@@ -81,7 +86,9 @@ func NewSet(store *eventstore.Store, reg *event.Registry, d Defaults, defs ...De
 			def.Timeout = d.Timeout
 		}
 		s.byName[def.Name] = def
-		s.byEvent[def.Event] = append(s.byEvent[def.Event], def)
+		for _, e := range def.Events {
+			s.byEvent[e] = append(s.byEvent[e], def)
+		}
 	}
 	return s, nil
 }
@@ -136,18 +143,13 @@ func (s *Set) Settings(listener string) (queue.Settings, bool) {
 	return queue.Settings{Backoff: d.Backoff, Timeout: d.Timeout}, true
 }
 
-// Definitions returns every listener, sorted by event then name.
+// Definitions returns every listener, sorted by name.
 func (s *Set) Definitions() []Definition {
 	out := make([]Definition, 0, len(s.byName))
 	for _, d := range s.byName {
 		out = append(out, d)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Event != out[j].Event {
-			return out[i].Event < out[j].Event
-		}
-		return out[i].Name < out[j].Name
-	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 

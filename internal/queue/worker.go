@@ -13,7 +13,10 @@ import (
 
 // retryLater marks an error that should release the job for later without
 // using up an attempt (a provider is down).
-type retryLater struct{ err error }
+type retryLater struct {
+	err   error
+	after time.Duration
+}
 
 func (e *retryLater) Error() string { return "retry later: " + e.err.Error() }
 func (e *retryLater) Unwrap() error { return e.err }
@@ -21,6 +24,18 @@ func (e *retryLater) Unwrap() error { return e.err }
 // RetryLater wraps err so that the job is released (snoozed) for later
 // without using up an attempt.
 func RetryLater(err error) error { return &retryLater{err: err} }
+
+// RetryAfter is RetryLater with its own delay instead of the queue's
+// snooze (for waiting on a dependency that will be ready soon).
+func RetryAfter(err error, after time.Duration) error { return &retryLater{err: err, after: after} }
+
+func snoozeFor(err error, def time.Duration) time.Duration {
+	var r *retryLater
+	if errors.As(err, &r) && r.after > 0 {
+		return r.after
+	}
+	return def
+}
 
 // IsRetryLater reports whether err asks for a release.
 func IsRetryLater(err error) bool {
@@ -92,8 +107,9 @@ func (w *listenerWorker) Work(ctx context.Context, job *river.Job[ListenerArgs])
 		return nil
 	}
 	if IsRetryLater(err) && !IsPermanent(err) {
-		log.Warn("listener released for later", "success", false, "error", err.Error(), "snooze", w.q.cfg.Snooze.String())
-		return river.JobSnooze(w.q.cfg.Snooze)
+		d := snoozeFor(err, w.q.cfg.Snooze)
+		log.Info("listener released for later", "success", false, "error", err.Error(), "snooze", d.String())
+		return river.JobSnooze(d)
 	}
 	final := IsPermanent(err) || job.Attempt >= job.MaxAttempts
 	if !final {

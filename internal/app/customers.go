@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"insure/internal/apperr"
+	"insure/internal/customer"
+	"insure/internal/database"
+	"insure/internal/event"
+	"insure/internal/projection"
+	"insure/internal/recorder"
+)
+
+// CustomerService registers customers and changes their profiles.
+type CustomerService struct{ Deps }
+
+// NewCustomerService returns the service.
+func NewCustomerService(d Deps) *CustomerService { return &CustomerService{d} }
+
+// claimEmail reserves an address for a customer in tx; a taken address is a
+// 409 that names the field.
+func claimEmail(ctx context.Context, tx database.Tx, email, customerID string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO customer_emails (email, customer_id) VALUES ($1, $2)`, email, customerID)
+	if database.IsUniqueViolation(err) {
+		return &apperr.Error{Code: apperr.Conflict, Field: "email", Message: "is already registered to another customer"}
+	}
+	return err
+}
+
+// Register records CustomerRegistered and starts the welcome email, the
+// audit record and the admin notification.
+func (s *CustomerService) Register(ctx context.Context, ec event.Context, cmd customer.Register) (projection.Customer, error) {
+	id := event.NewID()
+	evs, err := customer.RegisterCustomer(id, cmd, s.Now())
+	if err != nil {
+		return projection.Customer{}, err
+	}
+	reg, _ := event.As[customer.Registered](evs[0])
+	_, err = s.Recorder.Record(ctx, ec, func(ctx context.Context, tx database.Tx) error {
+		return claimEmail(ctx, tx, reg.Email, id)
+	}, recorder.Change{AggregateType: customer.AggregateType, AggregateID: id, Events: evs})
+	if err != nil {
+		return projection.Customer{}, err
+	}
+	return s.Reader.Customer(ctx, nil, id)
+}
+
+// Get returns one customer.
+func (s *CustomerService) Get(ctx context.Context, id string) (projection.Customer, error) {
+	return s.Reader.Customer(ctx, nil, id)
+}
+
+// List lists customers.
+func (s *CustomerService) List(ctx context.Context, after string, limit int) ([]projection.Customer, string, error) {
+	return s.Reader.Customers(ctx, after, limit)
+}
+
+// Aggregate rebuilds a customer from its events.
+func (s *CustomerService) Aggregate(ctx context.Context, q database.Querier, id string) (*customer.Customer, error) {
+	envs, err := s.load(ctx, q, customer.AggregateType, "customer", id)
+	if err != nil {
+		return nil, err
+	}
+	c, err := customer.Rebuild(envs, s.reg())
+	if err != nil {
+		return nil, domainError(err, "customer "+id)
+	}
+	return c, nil
+}
+
+// Update changes a customer's profile. With ifMatch set, the change is made
+// only if the customer is still at that version (409 otherwise).
+func (s *CustomerService) Update(ctx context.Context, ec event.Context, id string, ifMatch *int64, cmd customer.UpdateProfile) (projection.Customer, error) {
+	c, err := s.Aggregate(ctx, nil, id)
+	if err != nil {
+		return projection.Customer{}, err
+	}
+	if ifMatch != nil && *ifMatch != c.Version {
+		return projection.Customer{}, apperr.New(apperr.Conflict, "customer %s is at version %d, not %d; reload it and try again", id, c.Version, *ifMatch)
+	}
+	evs, err := c.Update(cmd, s.Now())
+	if err != nil {
+		return projection.Customer{}, err
+	}
+	if len(evs) == 0 {
+		return s.Reader.Customer(ctx, nil, id)
+	}
+	var before func(ctx context.Context, tx database.Tx) error
+	if upd, ok := event.As[customer.ProfileUpdated](evs[0]); ok {
+		if ch, changed := upd.Changes[customer.FieldEmail]; changed {
+			oldEmail, _ := ch.Old.(string)
+			newEmail, _ := ch.New.(string)
+			before = func(ctx context.Context, tx database.Tx) error {
+				if _, err := tx.Exec(ctx, `DELETE FROM customer_emails WHERE email = $1 AND customer_id = $2`, oldEmail, id); err != nil {
+					return err
+				}
+				return claimEmail(ctx, tx, newEmail, id)
+			}
+		}
+	}
+	_, err = s.Recorder.Record(ctx, ec, before, recorder.Change{AggregateType: customer.AggregateType, AggregateID: id, ExpectedVersion: c.Version, Events: evs})
+	if err != nil {
+		return projection.Customer{}, err
+	}
+	return s.Reader.Customer(ctx, nil, id)
+}
+
+// VerifyEmail checks the token from the welcome email and records
+// CustomerEmailVerified. Verifying twice is harmless.
+func (s *CustomerService) VerifyEmail(ctx context.Context, ec event.Context, id, token string) (projection.Customer, error) {
+	if token == "" {
+		return projection.Customer{}, apperr.Field("token", "is required")
+	}
+	c, err := s.Aggregate(ctx, nil, id)
+	if err != nil {
+		return projection.Customer{}, err
+	}
+	ok, err := s.Secrets.CheckVerificationToken(ctx, id, c.Email, token)
+	if err != nil {
+		return projection.Customer{}, fmt.Errorf("verify email: %w", err)
+	}
+	if !ok {
+		return projection.Customer{}, apperr.Field("token", "is not valid for this customer's current email address")
+	}
+	evs, err := c.VerifyEmail(s.Now())
+	if err != nil {
+		return projection.Customer{}, err
+	}
+	if len(evs) > 0 {
+		if _, err := s.Recorder.Record(ctx, ec, nil, recorder.Change{AggregateType: customer.AggregateType, AggregateID: id, ExpectedVersion: c.Version, Events: evs}); err != nil {
+			return projection.Customer{}, err
+		}
+	}
+	return s.Reader.Customer(ctx, nil, id)
+}
+
+// Events returns a customer's event history.
+func (s *CustomerService) Events(ctx context.Context, id string) ([]event.Envelope, error) {
+	return s.load(ctx, nil, customer.AggregateType, "customer", id)
+}

@@ -1,0 +1,136 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"insure/internal/apperr"
+	"insure/internal/customer"
+	"insure/internal/database"
+	"insure/internal/event"
+	"insure/internal/projection"
+	"insure/internal/quotation"
+	"insure/internal/rating"
+	"insure/internal/recorder"
+)
+
+// QuotationService requests quotations and rates them across insurers.
+type QuotationService struct {
+	Deps
+	Rates    *rating.Table
+	Currency string
+}
+
+// NewQuotationService returns the service.
+func NewQuotationService(d Deps, rates *rating.Table, currency string) *QuotationService {
+	return &QuotationService{Deps: d, Rates: rates, Currency: currency}
+}
+
+// customerExists checks a referenced customer, as a 422 on the named field.
+func (d Deps) customerExists(ctx context.Context, q database.Querier, field, id string) error {
+	if !event.ValidID(id) {
+		return apperr.Field(field, "must be a customer id (a UUID)")
+	}
+	if q == nil {
+		q = d.db()
+	}
+	v, err := d.store().Version(ctx, q, customer.AggregateType, id)
+	if err != nil {
+		return recorder.MapError(err)
+	}
+	if v == 0 {
+		return apperr.Field(field, "no customer has id %s", id)
+	}
+	return nil
+}
+
+// Request records QuotationRequested; the GenerateQuotation listener rates
+// it. It returns at once with status "requested".
+func (s *QuotationService) Request(ctx context.Context, ec event.Context, cmd quotation.Request) (projection.Quotation, error) {
+	if cmd.Currency == "" {
+		cmd.Currency = s.Currency
+	}
+	if cmd.Currency != s.Rates.Currency() {
+		return projection.Quotation{}, apperr.Field("currency", "must be %s, the currency of the rate table", s.Rates.Currency())
+	}
+	id := event.NewID()
+	evs, err := quotation.RequestQuotation(id, cmd, s.Now())
+	if err != nil {
+		return projection.Quotation{}, err
+	}
+	if err := s.customerExists(ctx, nil, "customer_id", cmd.CustomerID); err != nil {
+		return projection.Quotation{}, err
+	}
+	if _, err := s.Recorder.Record(ctx, ec, nil, recorder.Change{AggregateType: quotation.AggregateType, AggregateID: id, Events: evs}); err != nil {
+		return projection.Quotation{}, err
+	}
+	return s.Reader.Quotation(ctx, id)
+}
+
+// Get returns one quotation.
+func (s *QuotationService) Get(ctx context.Context, id string) (projection.Quotation, error) {
+	return s.Reader.Quotation(ctx, id)
+}
+
+// Aggregate rebuilds a quotation from its events.
+func (s *QuotationService) Aggregate(ctx context.Context, q database.Querier, id string) (*quotation.Quotation, error) {
+	envs, err := s.load(ctx, q, quotation.AggregateType, "quotation", id)
+	if err != nil {
+		return nil, err
+	}
+	qt, err := quotation.Rebuild(envs, s.reg())
+	if err != nil {
+		return nil, domainError(err, "quotation "+id)
+	}
+	return qt, nil
+}
+
+// Generate rates a requested quotation with every insurer and records
+// QuotationGenerated. A quotation that is already generated is left alone,
+// so a retried job does nothing twice. An error that rating cannot get past
+// (the request no longer validates) records QuotationGenerationFailed.
+func (s *QuotationService) Generate(ctx context.Context, ec event.Context, id string) ([]recorder.Recorded, error) {
+	qt, err := s.Aggregate(ctx, nil, id)
+	if err != nil {
+		return nil, err
+	}
+	if qt.Status != "requested" {
+		return nil, nil
+	}
+	now := s.Now()
+	var evs []event.Payload
+	req, err := qt.RatingRequest(qt.RequestedAt)
+	if err == nil {
+		var quotes []rating.Quote
+		quotes, err = s.Rates.Rate(req)
+		if err == nil {
+			evs, err = qt.Generate(quotes, now)
+		}
+	}
+	if err != nil {
+		var invalid *rating.FieldError
+		if !errors.As(err, &invalid) && !apperr.IsCode(err, apperr.Invalid) {
+			return nil, err
+		}
+		evs, err = qt.Fail("rating failed: "+err.Error(), now)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s.Recorder.Record(ctx, ec, nil, recorder.Change{AggregateType: quotation.AggregateType, AggregateID: id, ExpectedVersion: qt.Version, Events: evs})
+}
+
+// FailTx records QuotationGenerationFailed inside tx (the GenerateQuotation
+// listener's Failed hook).
+func (s *QuotationService) FailTx(ctx context.Context, tx database.Tx, ec event.Context, id, reason string) error {
+	qt, err := s.Aggregate(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	evs, err := qt.Fail(reason, s.Now())
+	if err != nil || len(evs) == 0 {
+		return err
+	}
+	_, err = s.Recorder.RecordTx(ctx, tx, ec, recorder.Change{AggregateType: quotation.AggregateType, AggregateID: id, ExpectedVersion: qt.Version, Events: evs})
+	return err
+}

@@ -1,0 +1,278 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"insure/internal/app"
+	"insure/internal/audit"
+	"insure/internal/communication"
+	"insure/internal/config"
+	"insure/internal/customer"
+	"insure/internal/database"
+	"insure/internal/document"
+	"insure/internal/event"
+	"insure/internal/eventstore"
+	"insure/internal/httpapi"
+	"insure/internal/listener"
+	"insure/internal/notify"
+	"insure/internal/policy"
+	"insure/internal/projection"
+	"insure/internal/queue"
+	"insure/internal/quotation"
+	"insure/internal/rating"
+	"insure/internal/recorder"
+)
+
+// Registry returns the registry of every event type insure records.
+func Registry() (*event.Registry, error) {
+	reg := event.NewRegistry()
+	for _, defs := range [][]event.Definition{customer.Events(), quotation.Events(), policy.Events(),
+		communication.Events(), audit.Events(), document.Events()} {
+		if err := reg.Register(defs...); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
+
+// System is insure wired together on one database.
+type System struct {
+	Config     config.Config
+	DB         database.DB
+	Registry   *event.Registry
+	Store      *eventstore.Store
+	Queue      *queue.Queue
+	Recorder   *recorder.Recorder
+	Reader     *projection.Reader
+	Listeners  *listener.Set
+	Customers  *app.CustomerService
+	Quotations *app.QuotationService
+	Policies   *app.PolicyService
+	Files      *document.FileStore
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Options change how a System is built.
+type Options struct {
+	// Workers: run queue workers in this process.
+	Workers bool
+	// Migrate: apply migrations first.
+	Migrate bool
+	Now     func() time.Time
+}
+
+// openDB opens the configured database.
+func openDB(ctx context.Context, cfg config.Config) (database.DB, error) {
+	target, err := cfg.Database()
+	if err != nil {
+		return nil, err
+	}
+	switch target.Driver {
+	case config.DriverSQLite:
+		return database.OpenSQLite(ctx, target.Path, database.SQLiteOptions{Synchronous: cfg.SQLiteSynchronous})
+	case config.DriverPostgres:
+		return database.OpenPostgres(ctx, target.URL, database.PostgresOptions{MaxConns: int32(cfg.DBMaxConns)})
+	}
+	return nil, fmt.Errorf("unsupported database driver %q", target.Driver)
+}
+
+// migrate applies insure's and the queue's migrations.
+func migrate(ctx context.Context, db database.DB, logger *slog.Logger) ([]database.Migration, []int, error) {
+	own, err := database.Migrate(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	river, err := queue.Migrate(ctx, db, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return own, river, nil
+}
+
+// Open wires a System. Close it when done.
+func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (*System, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := build(ctx, db, cfg, logger, opts, now)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.Logger, opts Options, now func() time.Time) (*System, error) {
+	if opts.Migrate {
+		if _, _, err := migrate(ctx, db, logger); err != nil {
+			return nil, err
+		}
+	}
+	reg, err := Registry()
+	if err != nil {
+		return nil, err
+	}
+	rates, err := rating.DefaultTable()
+	if cfg.RateTableFile != "" {
+		rates, err = rating.LoadTableFile(cfg.RateTableFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rate table: %w", err)
+	}
+	if rates.Currency() != cfg.Currency {
+		return nil, fmt.Errorf("CURRENCY is %s but the rate table prices in %s", cfg.Currency, rates.Currency())
+	}
+	files, err := document.NewFileStore(cfg.DocumentsDir)
+	if err != nil {
+		return nil, fmt.Errorf("DOCUMENTS_DIR: %w", err)
+	}
+	templates, err := notify.NewTemplates(cfg.TemplatesDir)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	renderer, err := document.NewRenderer()
+	if err != nil {
+		return nil, err
+	}
+	store := eventstore.New(db, cfg.MaxEventsPerBatch, now)
+	reader := projection.NewReader(db)
+	s := &System{Config: cfg, DB: db, Registry: reg, Store: store, Reader: reader, Files: files, Logger: logger, Now: now}
+
+	// The recorder needs the listener set (to route) and the queue (to
+	// enqueue); the listeners need the services, which need the recorder.
+	// Build the recorder with late-bound router and queue.
+	late := &lateBinding{}
+	rec := recorder.New(store, reg, late, projection.Projector{}, late, now)
+	deps := app.Deps{Recorder: rec, Reader: reader, Secrets: app.NewSecrets(db), Now: now}
+	s.Recorder = rec
+	s.Customers = app.NewCustomerService(deps)
+	s.Quotations = app.NewQuotationService(deps, rates, cfg.Currency)
+	s.Policies = app.NewPolicyService(deps, rates, cfg.Currency)
+
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + cfg.HTTPAddr
+	}
+	ldeps := listener.Deps{
+		Recorder: rec, Reader: reader, Customers: s.Customers, Quotations: s.Quotations, Policies: s.Policies,
+		Delivery: &listener.Delivery{
+			Mailer: notify.NewLogMailer(db, now), WhatsApp: notify.NewLogWhatsApp(db, now), Templates: templates, Files: files,
+			From: cfg.MailFrom, AdminEmail: cfg.AdminEmail, PublicURL: publicURL, WhatsAppEnabled: cfg.WhatsAppEnabled,
+			NotReadyDelay: min(cfg.QueueSnooze, 2*time.Second),
+		},
+		Documents:          &listener.Documents{Renderer: renderer, Files: files},
+		HighValueThreshold: cfg.QuoteHighValueThreshold,
+		Logger:             logger,
+		Now:                now,
+	}
+	set, err := listener.NewSet(store, reg, listener.Defaults{MaxAttempts: cfg.QueueMaxAttempts, Backoff: cfg.QueueBackoff, Timeout: cfg.QueueJobTimeout},
+		listener.Definitions(ldeps)...)
+	if err != nil {
+		return nil, err
+	}
+	s.Listeners = set
+	qcfg := queue.Config{
+		Snooze:             cfg.QueueSnooze,
+		FetchCooldown:      cfg.QueueFetchCooldown,
+		FetchPollInterval:  max(cfg.QueueFetchPollInterval, cfg.QueueFetchCooldown),
+		CompletedRetention: time.Duration(cfg.EventRetentionDays) * 24 * time.Hour,
+		RescueAfter:        max(time.Hour, 2*cfg.QueueJobTimeout),
+		Logger:             logger,
+		Now:                now,
+	}
+	if opts.Workers {
+		qcfg.Workers = cfg.WorkedQueues()
+		qcfg.Periodic = []queue.PeriodicTask{{
+			Name: "policy-expiry-scan", Interval: cfg.ExpiryScanInterval,
+			Run: func(ctx context.Context) error {
+				report, err := s.Policies.ScanExpiring(ctx, event.Context{Actor: "system:expiry-scan", Channel: "system"}, nil)
+				if err == nil {
+					logger.Info("expiry scan", "as_of", report.AsOf, "scanned", report.Scanned, "warned", len(report.Warned))
+				}
+				return err
+			},
+		}}
+	}
+	q, err := queue.New(db, set, qcfg)
+	if err != nil {
+		return nil, err
+	}
+	s.Queue = q
+	late.router, late.queue = set, q
+	return s, nil
+}
+
+// lateBinding lets the recorder be built before the listener set and the
+// queue that it routes to and enqueues on.
+type lateBinding struct {
+	router recorder.Router
+	queue  recorder.Enqueuer
+}
+
+func (l *lateBinding) Route(env event.Envelope, p event.Payload) []queue.Job {
+	return l.router.Route(env, p)
+}
+
+func (l *lateBinding) Enqueue(ctx context.Context, tx database.Tx, jobs []queue.Job) error {
+	return l.queue.Enqueue(ctx, tx, jobs)
+}
+
+// Handler returns the HTTP API.
+func (s *System) Handler() http.Handler {
+	return httpapi.NewServer(httpapi.Services{
+		Customers:   s.Customers,
+		Quotations:  s.Quotations,
+		Policies:    s.Policies,
+		Messages:    app.MessageQueries{Reader: s.Reader},
+		Documents:   app.DocumentQueries{Reader: s.Reader, Files: s.Files},
+		Events:      app.EventQueries{Store: s.Store},
+		DeadLetters: app.DeadLetterQueries{Queue: s.Queue},
+	}, s.Logger, s.Now)
+}
+
+// Close stops nothing (Stop the queue first) and closes the database.
+func (s *System) Close() error { return s.DB.Close() }
+
+// WaitIdle waits until no listener job is pending or running, or ctx ends.
+func (s *System) WaitIdle(ctx context.Context) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n, err := s.Queue.Pending(ctx)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if err == nil && n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d listener jobs: %w", n, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// listen opens the HTTP listener.
+func listen(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR %s: %w", addr, err)
+	}
+	return l, nil
+}

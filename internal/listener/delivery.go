@@ -1,0 +1,394 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"insure/internal/apperr"
+	"insure/internal/communication"
+	"insure/internal/customer"
+	"insure/internal/database"
+	"insure/internal/document"
+	"insure/internal/event"
+	"insure/internal/notify"
+	"insure/internal/policy"
+	"insure/internal/quotation"
+	"insure/internal/recorder"
+)
+
+// Delivery sends queued messages through the configured drivers.
+type Delivery struct {
+	Mailer          notify.Mailer
+	WhatsApp        notify.WhatsAppSender
+	Templates       *notify.Templates
+	Files           *document.FileStore
+	From            string
+	AdminEmail      string
+	PublicURL       string // base URL of the API, for the verification link
+	WhatsAppEnabled bool
+	// NotReadyDelay is how long a message waits for its document.
+	NotReadyDelay time.Duration
+}
+
+func (d Deps) message(ctx context.Context, id string) (*communication.Message, error) {
+	envs, err := d.Recorder.Store().Load(ctx, d.Recorder.DB(), communication.AggregateType, id)
+	if err != nil {
+		return nil, err
+	}
+	return communication.Rebuild(envs, d.Recorder.Registry())
+}
+
+// settle records a message's outcome at the version it was loaded at; a
+// conflict means another attempt already settled it.
+func (d Deps) settle(ctx context.Context, q database.Tx, env event.Envelope, listener string, m *communication.Message, evs []event.Payload) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	change := recorder.Change{AggregateType: communication.AggregateType, AggregateID: m.ID, ExpectedVersion: m.Version, Events: evs}
+	var err error
+	if q != nil {
+		_, err = d.Recorder.RecordTx(ctx, q, ec(env, listener), change)
+	} else {
+		_, err = d.Recorder.Record(ctx, ec(env, listener), nil, change)
+	}
+	if apperr.IsCode(err, apperr.Conflict) {
+		return nil
+	}
+	return err
+}
+
+func (d Deps) processEmail(ctx context.Context, env event.Envelope, p event.Payload) error {
+	q, _ := event.As[communication.EmailQueued](p)
+	m, err := d.message(ctx, q.MessageID)
+	if err != nil {
+		return err
+	}
+	if m.Status != "queued" {
+		return nil
+	}
+	mail, err := d.composeEmail(ctx, q)
+	if err != nil {
+		if errors.Is(err, ErrNotReady) {
+			return err
+		}
+		var rejected *rejection
+		if errors.As(err, &rejected) {
+			evs, ferr := m.MarkFailed(rejected.Error(), d.Now())
+			if ferr != nil {
+				return ferr
+			}
+			return d.settle(ctx, nil, env, ProcessEmailMessage, m, evs)
+		}
+		return err
+	}
+	receipt, err := d.Delivery.Mailer.Send(ctx, mail)
+	switch {
+	case errors.Is(err, notify.ErrUnavailable):
+		return retryLater(err)
+	case errors.Is(err, notify.ErrRejected):
+		evs, ferr := m.MarkFailed(firstLine(err), d.Now())
+		if ferr != nil {
+			return ferr
+		}
+		return d.settle(ctx, nil, env, ProcessEmailMessage, m, evs)
+	case err != nil:
+		return err
+	}
+	evs, err := m.MarkSent(receipt.ProviderID, d.Now())
+	if err != nil {
+		return err
+	}
+	return d.settle(ctx, nil, env, ProcessEmailMessage, m, evs)
+}
+
+func (d Deps) processWhatsApp(ctx context.Context, env event.Envelope, p event.Payload) error {
+	q, _ := event.As[communication.WhatsAppMessageQueued](p)
+	m, err := d.message(ctx, q.MessageID)
+	if err != nil {
+		return err
+	}
+	if m.Status != "queued" {
+		return nil
+	}
+	if !d.Delivery.WhatsAppEnabled {
+		evs, err := m.MarkSkipped("WhatsApp is disabled (WHATSAPP_API_ENABLED=false)", d.Now())
+		if err != nil {
+			return err
+		}
+		return d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs)
+	}
+	msg, err := d.composeWhatsApp(ctx, q)
+	if err != nil {
+		var rejected *rejection
+		if errors.As(err, &rejected) {
+			evs, ferr := m.MarkFailed(rejected.Error(), d.Now())
+			if ferr != nil {
+				return ferr
+			}
+			return d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs)
+		}
+		return err
+	}
+	receipt, err := d.Delivery.WhatsApp.Send(ctx, msg)
+	switch {
+	case errors.Is(err, notify.ErrUnavailable):
+		return retryLater(err)
+	case errors.Is(err, notify.ErrRejected):
+		evs, ferr := m.MarkFailed(firstLine(err), d.Now())
+		if ferr != nil {
+			return ferr
+		}
+		return d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs)
+	case err != nil:
+		return err
+	}
+	evs, err := m.MarkSent(receipt.ProviderID, d.Now())
+	if err != nil {
+		return err
+	}
+	return d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs)
+}
+
+// messageFailed is the Failed hook of both delivery listeners: the message
+// is marked failed in the dead letter's transaction.
+func (d Deps) messageFailed(ctx context.Context, tx database.Tx, env event.Envelope, p event.Payload, cause error) error {
+	id := ""
+	if q, ok := event.As[communication.EmailQueued](p); ok {
+		id = q.MessageID
+	}
+	if q, ok := event.As[communication.WhatsAppMessageQueued](p); ok {
+		id = q.MessageID
+	}
+	envs, err := d.Recorder.Store().Load(ctx, tx, communication.AggregateType, id)
+	if err != nil {
+		return err
+	}
+	m, err := communication.Rebuild(envs, d.Recorder.Registry())
+	if err != nil {
+		return err
+	}
+	if m.Status != "queued" {
+		return nil
+	}
+	evs, err := m.MarkFailed("gave up: "+firstLine(cause), d.Now())
+	if err != nil {
+		return err
+	}
+	return d.settle(ctx, tx, env, env.EventName, m, evs)
+}
+
+// rejection is a message that can never be built (its customer is gone,
+// its address is invalid): it is recorded as failed, not retried.
+type rejection struct{ msg string }
+
+func (r *rejection) Error() string { return r.msg }
+
+func (d Deps) retryLaterFor(what string) error {
+	return retryAfter(fmt.Errorf("%s: %w", what, ErrNotReady), d.Delivery.NotReadyDelay)
+}
+
+func (d Deps) attachment(ctx context.Context, a communication.Attachment) (notify.Attachment, error) {
+	doc, err := d.Reader.Document(ctx, nil, a.DocumentID)
+	if apperr.IsCode(err, apperr.NotFound) || (err == nil && doc.Status != "generated") {
+		return notify.Attachment{}, d.retryLaterFor("document " + a.DocumentID)
+	}
+	if err != nil {
+		return notify.Attachment{}, err
+	}
+	rc, _, err := d.Delivery.Files.Open(ctx, a.DocumentID)
+	if err != nil {
+		return notify.Attachment{}, fmt.Errorf("open document %s: %w", a.DocumentID, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return notify.Attachment{}, fmt.Errorf("read document %s: %w", a.DocumentID, err)
+	}
+	return notify.Attachment{Name: a.Name, ContentType: a.ContentType, DocumentID: a.DocumentID, Data: data}, nil
+}
+
+func (d Deps) source(ctx context.Context, eventID string) (event.Payload, error) {
+	env, err := d.Recorder.Store().Get(ctx, d.Recorder.DB(), eventID)
+	if err != nil {
+		return nil, err
+	}
+	return d.Recorder.Registry().Decode(env)
+}
+
+func (d Deps) composeEmail(ctx context.Context, q communication.EmailQueued) (notify.Email, error) {
+	mail := notify.Email{MessageID: q.MessageID, From: d.Delivery.From}
+	var (
+		c   *customer.Customer
+		err error
+	)
+	if q.CustomerID != "" {
+		c, err = d.Customers.Aggregate(ctx, nil, q.CustomerID)
+		if apperr.IsCode(err, apperr.NotFound) {
+			return mail, &rejection{"customer " + q.CustomerID + " does not exist"}
+		}
+		if err != nil {
+			return mail, err
+		}
+		mail.To = c.Email
+	}
+	if q.RecipientRole == "admin" {
+		mail.To = d.Delivery.AdminEmail
+	}
+	src, err := d.source(ctx, q.SourceEventID)
+	if err != nil {
+		return mail, err
+	}
+	var data any
+	switch q.Template {
+	case "welcome":
+		token, err := d.Customers.Secrets.VerificationToken(ctx, c.ID, c.Email)
+		if err != nil {
+			return mail, err
+		}
+		data = notify.WelcomeData{CustomerName: c.Name, Token: token,
+			VerifyURL: d.Delivery.PublicURL + "/api/v1/customers/" + c.ID + "/verify-email"}
+	case "admin_registration":
+		r, ok := event.As[customer.Registered](src)
+		if !ok {
+			return mail, &rejection{"admin_registration needs a CustomerRegistered source"}
+		}
+		cust, err := d.Customers.Aggregate(ctx, nil, r.CustomerID)
+		if err != nil {
+			return mail, err
+		}
+		data = notify.AdminRegistrationData{CustomerID: cust.ID, CustomerName: cust.Name, CustomerEmail: cust.Email,
+			Channel: cust.Channel, RegisteredAt: cust.RegisteredAt}
+	case "quotation":
+		g, ok := event.As[quotation.Generated](src)
+		if !ok {
+			return mail, &rejection{"quotation email needs a QuotationGenerated source"}
+		}
+		data = quotationData(c.Name, g)
+	case "renewal_reminder":
+		w, ok := event.As[policy.ExpiringWarning](src)
+		if !ok {
+			return mail, &rejection{"renewal_reminder needs a PolicyExpiringWarning source"}
+		}
+		pol, err := d.Policies.Aggregate(ctx, nil, w.PolicyID)
+		if err != nil {
+			return mail, err
+		}
+		data = notify.RenewalReminderData{CustomerName: c.Name, PolicyNumber: w.PolicyNumber, Insurer: pol.Insurer,
+			EndDate: w.EndDate.String(), DaysLeft: w.DaysLeft, Urgency: w.Urgency}
+	case "policy_confirmation":
+		pol, err := d.Policies.Aggregate(ctx, nil, policySubject(src))
+		if err != nil {
+			return mail, err
+		}
+		data = policyData(c.Name, pol)
+	default:
+		return mail, &rejection{"unknown email template " + q.Template}
+	}
+	mail.Subject, mail.Text, mail.HTML, err = d.Delivery.Templates.RenderEmail(q.Template, data)
+	if err != nil {
+		return mail, fmt.Errorf("render %s: %w", q.Template, err)
+	}
+	for _, a := range q.Attachments {
+		att, err := d.attachment(ctx, a)
+		if err != nil {
+			return mail, err
+		}
+		mail.Attachments = append(mail.Attachments, att)
+	}
+	if err := mail.Validate(); err != nil {
+		return mail, &rejection{"invalid email: " + err.Error()}
+	}
+	return mail, nil
+}
+
+func quotationData(name string, g quotation.Generated) notify.QuotationData {
+	data := notify.QuotationData{CustomerName: name, QuotationID: g.QuotationID, Product: g.Product,
+		SumInsured: document.FormatMoney(g.SumInsured, g.Currency)}
+	var best *notify.QuoteLine
+	for _, q := range g.Quotes {
+		line := notify.QuoteLine{InsurerName: q.InsurerName, Declined: q.Declined, DeclineReason: q.DeclineReason}
+		if !q.Declined {
+			line.Premium = document.FormatMoney(q.Premium, q.Currency)
+		}
+		data.Quotes = append(data.Quotes, line)
+	}
+	cheapest := int64(-1)
+	for i, q := range g.Quotes {
+		if !q.Declined && (cheapest < 0 || q.Premium < cheapest) {
+			cheapest = q.Premium
+			best = &data.Quotes[i]
+		}
+	}
+	if best != nil {
+		data.Cheapest = best.InsurerName + " — " + best.Premium
+	}
+	return data
+}
+
+func policyData(name string, pol *policy.Policy) notify.PolicyConfirmationData {
+	return notify.PolicyConfirmationData{CustomerName: name, PolicyNumber: pol.Number, Insurer: pol.Insurer, Product: pol.Product,
+		Premium: document.FormatMoney(pol.Premium, pol.Currency), SumInsured: document.FormatMoney(pol.SumInsured, pol.Currency),
+		StartDate: pol.StartDate.String(), EndDate: pol.EndDate.String()}
+}
+
+func (d Deps) composeWhatsApp(ctx context.Context, q communication.WhatsAppMessageQueued) (notify.WhatsApp, error) {
+	msg := notify.WhatsApp{MessageID: q.MessageID}
+	c, err := d.Customers.Aggregate(ctx, nil, q.CustomerID)
+	if apperr.IsCode(err, apperr.NotFound) {
+		return msg, &rejection{"customer " + q.CustomerID + " does not exist"}
+	}
+	if err != nil {
+		return msg, err
+	}
+	msg.To = c.Phone
+	src, err := d.source(ctx, q.SourceEventID)
+	if err != nil {
+		return msg, err
+	}
+	var data any
+	switch q.Template {
+	case "quotation":
+		g, ok := event.As[quotation.Generated](src)
+		if !ok {
+			return msg, &rejection{"quotation message needs a QuotationGenerated source"}
+		}
+		data = quotationData(c.Name, g)
+	case "renewal_reminder":
+		w, ok := event.As[policy.ExpiringWarning](src)
+		if !ok {
+			return msg, &rejection{"renewal_reminder needs a PolicyExpiringWarning source"}
+		}
+		data = notify.RenewalReminderData{CustomerName: c.Name, PolicyNumber: w.PolicyNumber, EndDate: w.EndDate.String(),
+			DaysLeft: w.DaysLeft, Urgency: w.Urgency}
+	case "policy_confirmation":
+		pol, err := d.Policies.Aggregate(ctx, nil, policySubject(src))
+		if err != nil {
+			return msg, err
+		}
+		data = policyData(c.Name, pol)
+	default:
+		return msg, &rejection{"unknown WhatsApp template " + q.Template}
+	}
+	msg.Template, msg.Language, msg.Params, err = d.Delivery.Templates.WhatsAppParams(q.Template, data)
+	if err != nil {
+		return msg, fmt.Errorf("whatsapp %s: %w", q.Template, err)
+	}
+	if q.DocumentID != "" {
+		doc, err := d.Reader.Document(ctx, nil, q.DocumentID)
+		if apperr.IsCode(err, apperr.NotFound) || (err == nil && doc.Status != "generated") {
+			return msg, d.retryLaterFor("document " + q.DocumentID)
+		}
+		if err != nil {
+			return msg, err
+		}
+		msg.DocumentID = q.DocumentID
+		msg.DocumentName = doc.Kind + "-" + doc.SubjectID + ".pdf"
+	}
+	if err := msg.Validate(); err != nil {
+		return msg, &rejection{"invalid WhatsApp message: " + err.Error()}
+	}
+	return msg, nil
+}
