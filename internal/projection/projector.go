@@ -19,7 +19,6 @@ import (
 // Projector updates the read models for one event.
 type Projector struct{}
 
-
 // customerColumns maps ProfileUpdated change keys to columns: a fixed list,
 // never built from input.
 var customerColumns = map[string]string{

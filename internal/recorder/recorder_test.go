@@ -56,8 +56,8 @@ func counts(t *testing.T, db database.DB) (events, jobs, projected int) {
 	t.Helper()
 	ctx := context.Background()
 	for q, dst := range map[string]*int{
-		`SELECT COUNT(*) FROM event_store`:                              &events,
-		`SELECT COUNT(*) FROM river_job`:                                &jobs,
+		`SELECT COUNT(*) FROM event_store`:                               &events,
+		`SELECT COUNT(*) FROM river_job`:                                 &jobs,
 		`SELECT COUNT(*) FROM app_secrets WHERE name LIKE 'projected-%'`: &projected,
 	} {
 		if err := db.QueryRow(ctx, q).Scan(dst); err != nil {
