@@ -27,6 +27,12 @@ import (
 // database, documents directory and fast retries.
 func testConfig(t *testing.T, d database.Dialect) config.Config {
 	t.Helper()
+	return benchConfig(t, d)
+}
+
+// benchConfig is testConfig for any testing.TB.
+func benchConfig(t testing.TB, d database.Dialect) config.Config {
+	t.Helper()
 	cfg := config.Default()
 	dir := t.TempDir()
 	switch d {

@@ -100,15 +100,30 @@ func (r *Recorder) Record(ctx context.Context, ec event.Context, before func(ctx
 }
 
 // RecordTx records changes inside the caller's transaction.
+//
+// The read models and the listener jobs are written first and the events
+// last: appending takes the stream-head lock (which orders positions by
+// commit), so the lock is held only for the event inserts and the commit.
 func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Context, changes ...Change) ([]Recorded, error) {
 	now := r.now()
+	type prepared struct {
+		change  Change
+		pending []event.Pending
+	}
 	var (
-		out  []Recorded
-		jobs []queue.Job
+		jobs  []queue.Job
+		preps []prepared
 	)
 	for _, c := range changes {
 		if len(c.Events) == 0 {
 			continue
+		}
+		current, err := r.store.Version(ctx, tx, c.AggregateType, c.AggregateID)
+		if err != nil {
+			return nil, err
+		}
+		if current != c.ExpectedVersion {
+			return nil, fmt.Errorf("record on %s/%s at version %d (current %d): %w", c.AggregateType, c.AggregateID, c.ExpectedVersion, current, eventstore.ErrConcurrency)
 		}
 		pending := make([]event.Pending, len(c.Events))
 		for i, p := range c.Events {
@@ -121,23 +136,25 @@ func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Contex
 				return nil, fmt.Errorf("record %s on a %s aggregate: it belongs to %s", pe.Name, c.AggregateType, def.AggregateType)
 			}
 			pending[i] = pe
-		}
-		envs, err := r.store.Append(ctx, tx, c.AggregateType, c.AggregateID, c.ExpectedVersion, pending)
-		if err != nil {
-			return nil, err
-		}
-		for i, env := range envs {
-			p := c.Events[i]
+			env := event.Envelope{
+				EventID: pe.Metadata.EventID, EventName: pe.Name, AggregateType: c.AggregateType, AggregateID: c.AggregateID,
+				AggregateVersion: c.ExpectedVersion + int64(i) + 1, SchemaVersion: pe.SchemaVersion, Data: pe.Data,
+				Metadata: pe.Metadata, OccurredAt: pe.Metadata.OccurredAt,
+			}
 			if r.projector != nil {
 				if err := r.projector.Project(ctx, tx, env, p); err != nil {
+					if database.IsUniqueViolation(err) {
+						// The read-model row exists: someone recorded this first.
+						return nil, fmt.Errorf("project %s: %w: %w", env.EventName, eventstore.ErrConcurrency, err)
+					}
 					return nil, fmt.Errorf("project %s: %w", env.EventName, err)
 				}
 			}
 			if r.router != nil {
 				jobs = append(jobs, r.router.Route(env, p)...)
 			}
-			out = append(out, Recorded{Envelope: env, Payload: p})
 		}
+		preps = append(preps, prepared{change: c, pending: pending})
 	}
 	if len(jobs) > 0 {
 		if r.queue == nil {
@@ -145,6 +162,16 @@ func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Contex
 		}
 		if err := r.queue.Enqueue(ctx, tx, jobs); err != nil {
 			return nil, err
+		}
+	}
+	var out []Recorded
+	for _, pr := range preps {
+		envs, err := r.store.Append(ctx, tx, pr.change.AggregateType, pr.change.AggregateID, pr.change.ExpectedVersion, pr.pending)
+		if err != nil {
+			return nil, err
+		}
+		for i, env := range envs {
+			out = append(out, Recorded{Envelope: env, Payload: pr.change.Events[i]})
 		}
 	}
 	return out, nil

@@ -93,6 +93,22 @@ func TestOneTransaction(t *testing.T) {
 			}
 		})
 
+		t.Run("a failure after the enqueue leaves no jobs", func(t *testing.T) {
+			boom := errors.New("crash after enqueue")
+			err := db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
+				if _, err := rec.RecordTx(ctx, tx, ec, recorder.Change{AggregateType: "note", AggregateID: event.NewID(), Events: []event.Payload{noted{"x"}}}); err != nil {
+					return err
+				}
+				return boom
+			})
+			if !errors.Is(err, boom) {
+				t.Fatalf("got %v", err)
+			}
+			if e, j, p := counts(t, db); e != 2 || j != 2 || p != 2 {
+				t.Fatalf("after a rolled-back command: %d events, %d jobs, %d projected; want 2, 2, 2", e, j, p)
+			}
+		})
+
 		t.Run("a failed before-hook leaves nothing", func(t *testing.T) {
 			boom := errors.New("email taken")
 			_, err := rec.Record(ctx, ec, func(context.Context, database.Tx) error { return boom },
