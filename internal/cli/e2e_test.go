@@ -541,3 +541,21 @@ func TestSelfCheckCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestREADMEConfigTable keeps the README's configuration table equal to the
+// variables the code reads.
+func TestREADMEConfigTable(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	begin, end := strings.Index(readme, "<!-- config:begin -->\n"), strings.Index(readme, "<!-- config:end -->")
+	if begin < 0 || end < begin {
+		t.Fatal("README.md lacks the config:begin/config:end markers")
+	}
+	if got, want := readme[begin+len("<!-- config:begin -->\n"):end], VarsMarkdown(); got != want {
+		t.Fatalf("README configuration table is stale; regenerate it with `insure config --markdown`.\nwant:\n%s", want)
+	}
+}
