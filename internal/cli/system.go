@@ -66,6 +66,10 @@ type Options struct {
 	// Migrate: apply migrations first.
 	Migrate bool
 	Now     func() time.Time
+	// WrapMailer and WrapWhatsApp, when set, wrap the configured drivers
+	// (fault injection in tests).
+	WrapMailer   func(notify.Mailer) notify.Mailer
+	WrapWhatsApp func(notify.WhatsAppSender) notify.WhatsAppSender
 }
 
 // openDB opens the configured database.
@@ -168,10 +172,20 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	if publicURL == "" {
 		publicURL = "http://" + cfg.HTTPAddr
 	}
+	var (
+		mailer notify.Mailer         = notify.NewLogMailer(db, now)
+		wa     notify.WhatsAppSender = notify.NewLogWhatsApp(db, now)
+	)
+	if opts.WrapMailer != nil {
+		mailer = opts.WrapMailer(mailer)
+	}
+	if opts.WrapWhatsApp != nil {
+		wa = opts.WrapWhatsApp(wa)
+	}
 	ldeps := listener.Deps{
 		Recorder: rec, Reader: reader, Customers: s.Customers, Quotations: s.Quotations, Policies: s.Policies,
 		Delivery: &listener.Delivery{
-			Mailer: notify.NewLogMailer(db, now), WhatsApp: notify.NewLogWhatsApp(db, now), Templates: templates, Files: files,
+			Mailer: mailer, WhatsApp: wa, Templates: templates, Files: files,
 			From: cfg.MailFrom, AdminEmail: cfg.AdminEmail, PublicURL: publicURL, WhatsAppEnabled: cfg.WhatsAppEnabled,
 			NotReadyDelay: min(cfg.QueueSnooze, 2*time.Second),
 		},
