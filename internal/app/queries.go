@@ -88,8 +88,10 @@ func (q DeadLetterQueries) Retry(ctx context.Context, id int64) (queue.DeadLette
 	switch {
 	case errors.Is(err, queue.ErrDeadLetterNotFound):
 		return d, apperr.New(apperr.NotFound, "dead letter %d not found", id)
-	case errors.Is(err, queue.ErrAlreadyResolved), errors.Is(err, queue.ErrJobBusy):
-		return d, apperr.Wrap(apperr.Conflict, err, "dead letter %d cannot be retried now", id)
+	case errors.Is(err, queue.ErrAlreadyResolved):
+		return d, apperr.Wrap(apperr.Conflict, err, "dead letter %d was already retried", id)
+	case errors.Is(err, queue.ErrJobBusy):
+		return d, apperr.Wrap(apperr.Conflict, err, "dead letter %d: its job is still finishing its last attempt; try again in a moment", id)
 	}
 	return d, err
 }

@@ -1,0 +1,194 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"insure/internal/customer"
+	"insure/internal/event"
+	"insure/internal/projection"
+)
+
+// registerCustomerRequest is the body of POST /api/v1/customers.
+type registerCustomerRequest struct {
+	Name        string           `json:"name"`
+	Email       string           `json:"email"`
+	Phone       string           `json:"phone"`
+	DateOfBirth *string          `json:"date_of_birth"`
+	Channel     string           `json:"channel"`
+	Preferences *preferencesBody `json:"preferences"`
+}
+
+type preferencesBody struct {
+	Email    bool `json:"email"`
+	WhatsApp bool `json:"whatsapp"`
+}
+
+func (b registerCustomerRequest) command() customer.Register {
+	cmd := customer.Register{
+		Name:        b.Name,
+		Email:       b.Email,
+		Phone:       b.Phone,
+		DateOfBirth: b.DateOfBirth,
+		Channel:     b.Channel,
+	}
+	if b.Preferences != nil {
+		cmd.Preferences = &customer.Preferences{Email: b.Preferences.Email, WhatsApp: b.Preferences.WhatsApp}
+	}
+	return cmd
+}
+
+// updateCustomerRequest is the body of PATCH /api/v1/customers/{id}. Absent
+// (and null) fields stay as they are.
+type updateCustomerRequest struct {
+	Name        *string               `json:"name"`
+	Email       *string               `json:"email"`
+	Phone       *string               `json:"phone"`
+	DateOfBirth *string               `json:"date_of_birth"`
+	Preferences *preferencesPatchBody `json:"preferences"`
+}
+
+type preferencesPatchBody struct {
+	Email    *bool `json:"email"`
+	WhatsApp *bool `json:"whatsapp"`
+}
+
+func (b updateCustomerRequest) command() customer.UpdateProfile {
+	cmd := customer.UpdateProfile{
+		Name:        b.Name,
+		Email:       b.Email,
+		Phone:       b.Phone,
+		DateOfBirth: b.DateOfBirth,
+	}
+	if b.Preferences != nil {
+		cmd.Preferences = &customer.PreferencesPatch{Email: b.Preferences.Email, WhatsApp: b.Preferences.WhatsApp}
+	}
+	return cmd
+}
+
+// verifyEmailRequest is the body of POST /api/v1/customers/{id}/verify-email.
+type verifyEmailRequest struct {
+	Token string `json:"token"`
+}
+
+// customerList is the body of GET /api/v1/customers.
+type customerList struct {
+	Customers []projection.Customer `json:"customers"`
+	Next      *string               `json:"next"`
+}
+
+// eventList is the body of GET /api/v1/customers/{id}/events.
+type eventList struct {
+	Events []event.Envelope `json:"events"`
+}
+
+func (s *Server) registerCustomer(w http.ResponseWriter, r *http.Request) error {
+	body, err := decodeBody[registerCustomerRequest](w, r, bodyRequired)
+	if err != nil {
+		return err
+	}
+	c, err := s.svc.Customers.Register(r.Context(), eventContext(r), body.command())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/customers/"+c.ID)
+	return writeCustomer(w, http.StatusCreated, c)
+}
+
+func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
+	q := queryOf(r)
+	after, err := q.cursor()
+	if err != nil {
+		return err
+	}
+	limit, err := q.limit(defaultPageSize, maxPageSize)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.svc.Customers.List(r.Context(), after, limit)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, customerList{Customers: nonNil(items), Next: cursorOrNull(next)})
+}
+
+func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "customer")
+	if err != nil {
+		return err
+	}
+	c, err := s.svc.Customers.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeCustomer(w, http.StatusOK, c)
+}
+
+func (s *Server) updateCustomer(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "customer")
+	if err != nil {
+		return err
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	body, err := decodeBody[updateCustomerRequest](w, r, bodyRequired)
+	if err != nil {
+		return err
+	}
+	c, err := s.svc.Customers.Update(r.Context(), eventContext(r), id, version, body.command())
+	if err != nil {
+		return err
+	}
+	return writeCustomer(w, http.StatusOK, c)
+}
+
+func (s *Server) verifyCustomerEmail(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "customer")
+	if err != nil {
+		return err
+	}
+	body, err := decodeBody[verifyEmailRequest](w, r, bodyRequired)
+	if err != nil {
+		return err
+	}
+	c, err := s.svc.Customers.VerifyEmail(r.Context(), eventContext(r), id, body.Token)
+	if err != nil {
+		return err
+	}
+	return writeCustomer(w, http.StatusOK, c)
+}
+
+func (s *Server) listCustomerEvents(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "customer")
+	if err != nil {
+		return err
+	}
+	events, err := s.svc.Customers.Events(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, eventList{Events: nonNil(events)})
+}
+
+// writeCustomer writes a customer with its version as the ETag.
+func writeCustomer(w http.ResponseWriter, status int, c projection.Customer) error {
+	w.Header().Set("ETag", etag(c.Version))
+	return writeJSON(w, status, c)
+}
+
+// nonNil returns s, or an empty slice for nil, so that lists encode as [].
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// cursorOrNull returns nil for the empty cursor that means "no more".
+func cursorOrNull(next string) *string {
+	if next == "" {
+		return nil
+	}
+	return &next
+}

@@ -1,0 +1,153 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"insure/internal/apperr"
+)
+
+// maxBodyBytes is the largest request body the API reads.
+const maxBodyBytes = 1 << 20
+
+// bodyRule says whether an endpoint's body may be empty.
+type bodyRule int
+
+const (
+	bodyRequired bodyRule = iota
+	// bodyOptional treats an empty body as the zero value.
+	bodyOptional
+)
+
+// decodeBody reads r's JSON body into a T. It fails with apperr.TooLarge
+// for a body over maxBodyBytes; codeUnsupportedMediaType for a body that is
+// not sent as application/json; and apperr.Malformed for a missing body,
+// malformed JSON, a value that is not an object, an unknown field, data
+// after the object or a value of the wrong JSON type (Field names it).
+func decodeBody[T any](w http.ResponseWriter, r *http.Request, rule bodyRule) (T, error) {
+	var v T
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return v, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes; send less", tooLarge.Limit)
+		}
+		return v, apperr.Wrap(apperr.Malformed, err, "the request body could not be read")
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		if rule == bodyOptional {
+			return v, nil
+		}
+		return v, apperr.New(apperr.Malformed, "a JSON request body is required")
+	}
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return v, err
+	}
+	return v, unmarshalStrict(data, &v)
+}
+
+// checkContentType accepts application/json with no charset or UTF-8.
+func checkContentType(ct string) error {
+	bad := apperr.New(codeUnsupportedMediaType, "send the body as Content-Type: application/json, not %q", truncate(ct, 100))
+	if ct == "" {
+		return apperr.New(codeUnsupportedMediaType, "send the body with Content-Type: application/json")
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return bad
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return bad
+		}
+	}
+	return nil
+}
+
+// unmarshalStrict decodes data, which must hold exactly one JSON object,
+// into v, rejecting unknown fields.
+func unmarshalStrict(data []byte, v any) error {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) == 0 || data[0] != '{' {
+		return apperr.New(apperr.Malformed, "the request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return apperr.New(apperr.Malformed, "the request body has data after the JSON object; send exactly one object")
+	}
+	return nil
+}
+
+// jsonError turns a json.Decoder error into an apperr.Malformed error.
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return apperr.New(apperr.Malformed, "the request body is not valid JSON: %s (at byte %d)", syntax.Error(), syntax.Offset)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return apperr.New(apperr.Malformed, "the request body must be a JSON object")
+		}
+		return &apperr.Error{
+			Code:    apperr.Malformed,
+			Field:   typ.Field,
+			Message: fmt.Sprintf("must be %s, not %s", jsonTypeName(typ.Type), typ.Value),
+		}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return apperr.New(apperr.Malformed, "the request body ends in the middle of the JSON object")
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if s, uerr := strconv.Unquote(name); uerr == nil {
+			name = s
+		}
+		return &apperr.Error{
+			Code:    apperr.Malformed,
+			Field:   name,
+			Message: "is not a field of this request; check its spelling against the API description",
+		}
+	}
+	return apperr.Wrap(apperr.Malformed, err, "the request body could not be decoded")
+}
+
+// jsonTypeName names the JSON type that decodes into t.
+func jsonTypeName(t reflect.Type) string {
+	if t == nil {
+		return "a different type"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return fmt.Sprintf("an integer that fits in %d bits", t.Bits())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return fmt.Sprintf("a non-negative integer that fits in %d bits", t.Bits())
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "a different type"
+}

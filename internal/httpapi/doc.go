@@ -1,0 +1,19 @@
+// Package httpapi is insure's HTTP API: JSON over the standard library's
+// ServeMux, described by api/openapi.yaml.
+//
+// The package owns the wire format. Handlers decode bodies strictly into
+// their own request types (unknown fields, trailing data and wrong JSON types
+// are rejected with 400), convert them to the domain's commands, call the
+// consumer-side service interfaces declared in services.go, and encode the
+// projection views they return. Errors travel back as *apperr.Error and are
+// mapped to a status and a JSON body in exactly one place, writeError in
+// error.go.
+//
+// Every request gets a correlation id (X-Correlation-ID or X-Request-ID when
+// that is a UUID, otherwise a new one), echoed in X-Request-ID and passed to
+// the services in an event.Context, and one log line with its method, route
+// pattern, status and duration. Panics in handlers become 500 responses.
+//
+// The contracttest subpackage checks every request and response against
+// api/openapi.yaml; the tests here run every endpoint through it.
+package httpapi

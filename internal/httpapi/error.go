@@ -1,0 +1,119 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"insure/internal/apperr"
+	"insure/internal/queue"
+)
+
+// Codes of transport errors that apperr has no code for. They travel as
+// *apperr.Error like every other error so that writeError stays the one
+// place that picks a status.
+const (
+	codeMethodNotAllowed     apperr.Code = "method_not_allowed"
+	codeUnsupportedMediaType apperr.Code = "unsupported_media_type"
+)
+
+// errPanic is what a recovered panic is answered with; the panic itself is
+// logged where it is recovered.
+var errPanic = errors.New("panic in handler")
+
+// statusOf maps an error code to its HTTP status. Unknown codes are bugs.
+func statusOf(code apperr.Code) int {
+	switch code {
+	case apperr.Malformed:
+		return http.StatusBadRequest
+	case apperr.Unauthorized:
+		return http.StatusUnauthorized
+	case apperr.Forbidden:
+		return http.StatusForbidden
+	case apperr.NotFound:
+		return http.StatusNotFound
+	case codeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case apperr.Conflict:
+		return http.StatusConflict
+	case apperr.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case codeUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
+	case apperr.Invalid:
+		return http.StatusUnprocessableEntity
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// asAppError returns err as an *apperr.Error. Errors of other packages that
+// clients can act on are translated here; anything else is Internal.
+func asAppError(err error) *apperr.Error {
+	if e, ok := apperr.As(err); ok {
+		return e
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.Is(err, queue.ErrDeadLetterNotFound):
+		return apperr.Wrap(apperr.NotFound, err, "there is no such dead letter")
+	case errors.Is(err, queue.ErrAlreadyResolved):
+		return apperr.Wrap(apperr.Conflict, err, "%s", queue.ErrAlreadyResolved.Error())
+	case errors.Is(err, queue.ErrJobBusy):
+		return apperr.Wrap(apperr.Conflict, err, "%s", queue.ErrJobBusy.Error())
+	case errors.As(err, &tooLarge):
+		return apperr.Wrap(apperr.TooLarge, err, "the request body is larger than %d bytes", tooLarge.Limit)
+	case errors.Is(err, context.DeadlineExceeded):
+		return apperr.Wrap(apperr.Unavailable, err, "the request took too long; try again later")
+	case errors.Is(err, context.Canceled):
+		return apperr.Wrap(apperr.Unavailable, err, "the request was cancelled")
+	}
+	return apperr.Wrap(apperr.Internal, err, "internal error")
+}
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// writeError answers the request with err: the one place where errors
+// become statuses. The message of a 500 is never shown; its cause is
+// logged instead (never the request body).
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := asAppError(err)
+	status := statusOf(e.Code)
+	detail := errorDetail{Code: string(e.Code), Message: e.Message, Field: e.Field}
+	if status == http.StatusInternalServerError {
+		detail = errorDetail{Code: string(apperr.Internal), Message: "internal error"}
+		if !errors.Is(err, errPanic) {
+			s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
+				slog.String("method", r.Method),
+				slog.String("route", r.Pattern),
+				slog.String("request_id", requestIDFrom(r.Context())),
+				slog.String("err", err.Error()),
+			)
+		}
+	}
+	// Headers that describe a success do not belong on an error.
+	for _, h := range []string{"Location", "ETag", "Content-Disposition"} {
+		w.Header().Del(h)
+	}
+	if detail.Message == "" {
+		detail.Message = http.StatusText(status)
+	}
+	if werr := writeJSON(w, status, errorBody{Error: detail}); werr != nil {
+		s.logger.LogAttrs(r.Context(), slog.LevelError, "write error response",
+			slog.String("request_id", requestIDFrom(r.Context())),
+			slog.String("err", werr.Error()),
+		)
+	}
+}

@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"insure/internal/app"
+	"insure/internal/customer"
+	"insure/internal/event"
+	"insure/internal/policy"
+	"insure/internal/projection"
+	"insure/internal/queue"
+	"insure/internal/quotation"
+)
+
+// The interfaces below are what the HTTP API needs from the application.
+// Methods return *apperr.Error values (possibly wrapped) for anything a
+// client can act on: apperr.NotFound for an id that names nothing,
+// apperr.Invalid with Field set for a rule a command breaks, apperr.Conflict
+// for a stale version or a duplicate, apperr.Unavailable when the store
+// cannot be reached. Any other error is a bug and is answered with 500.
+
+// Customers registers, reads and changes customers.
+type Customers interface {
+	Register(ctx context.Context, ec event.Context, cmd customer.Register) (projection.Customer, error)
+	Get(ctx context.Context, id string) (projection.Customer, error)
+	// List returns customers after the cursor, oldest first; next is ""
+	// when there are no more.
+	List(ctx context.Context, after string, limit int) (items []projection.Customer, next string, err error)
+	// Update changes the profile. With ifMatch set it fails with
+	// apperr.Conflict unless the customer is at that version.
+	Update(ctx context.Context, ec event.Context, id string, ifMatch *int64, cmd customer.UpdateProfile) (projection.Customer, error)
+	VerifyEmail(ctx context.Context, ec event.Context, id, token string) (projection.Customer, error)
+	// Events returns the customer's events, oldest first.
+	Events(ctx context.Context, id string) ([]event.Envelope, error)
+}
+
+// Quotations accepts quotation requests and reads quotations.
+type Quotations interface {
+	Request(ctx context.Context, ec event.Context, cmd quotation.Request) (projection.Quotation, error)
+	Get(ctx context.Context, id string) (projection.Quotation, error)
+}
+
+// Policies creates, renews, reads and scans policies.
+type Policies interface {
+	Create(ctx context.Context, ec event.Context, cmd policy.Create) (projection.Policy, error)
+	Renew(ctx context.Context, ec event.Context, id string, cmd policy.Renew) (projection.Policy, error)
+	Get(ctx context.Context, id string) (projection.Policy, error)
+	// List returns policies after the cursor, oldest first, only those
+	// ending within expiringWithinDays days when it is set; the returned
+	// cursor is "" when there are no more.
+	List(ctx context.Context, expiringWithinDays *int, after string, limit int) ([]projection.Policy, string, error)
+	// ScanExpiring records expiry warnings as of asOf (today when nil).
+	ScanExpiring(ctx context.Context, ec event.Context, asOf *time.Time) (app.ScanReport, error)
+}
+
+// Messages reads the communication log.
+type Messages interface {
+	// List returns messages after the cursor, oldest first, filtered by
+	// customer and channel when those are not empty; the returned cursor is
+	// "" when there are no more.
+	List(ctx context.Context, customerID, channel, after string, limit int) ([]projection.Message, string, error)
+}
+
+// Documents opens generated documents.
+type Documents interface {
+	// Open returns the document's content, which the caller closes, and
+	// its view.
+	Open(ctx context.Context, id string) (io.ReadCloser, projection.Document, error)
+}
+
+// Events reads the event log.
+type Events interface {
+	// Read returns events after the position, in order, only those named
+	// in types when it is not empty, and the position to read on from.
+	Read(ctx context.Context, after int64, limit int, types []string) (events []event.Envelope, next int64, err error)
+}
+
+// DeadLetters lists and retries listener jobs that gave up.
+type DeadLetters interface {
+	List(ctx context.Context, after int64, limit int) ([]queue.DeadLetter, error)
+	// Retry runs a dead letter's job again. It may fail with
+	// queue.ErrDeadLetterNotFound, queue.ErrAlreadyResolved or
+	// queue.ErrJobBusy (or apperr values carrying the same meaning).
+	Retry(ctx context.Context, id int64) (queue.DeadLetter, error)
+}
+
+// Services are the application services behind the API. Every field must
+// be set.
+type Services struct {
+	Customers   Customers
+	Quotations  Quotations
+	Policies    Policies
+	Messages    Messages
+	Documents   Documents
+	Events      Events
+	DeadLetters DeadLetters
+}
