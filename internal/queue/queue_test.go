@@ -54,6 +54,11 @@ func (h *handler) Handle(_ context.Context, listener, eventID string, attempt in
 			return queue.RetryLater(errors.New("smtp unreachable"))
 		}
 		return nil
+	case "dies-once":
+		if h.runs[key] == 1 {
+			return queue.Permanent(errors.New("first run dies"))
+		}
+		return nil
 	case "panics":
 		var m map[string]int
 		m["boom"]++ // nil map write panics
@@ -208,9 +213,6 @@ func TestQueue(t *testing.T) {
 			if err != nil || r.Status != "retried" {
 				t.Fatalf("retry: %+v %v", r, err)
 			}
-			if _, err := q.Retry(ctx, dl.ID); !errors.Is(err, queue.ErrAlreadyResolved) {
-				t.Fatalf("second retry: %v", err)
-			}
 			waitFor(t, "retried job to run", func() bool { return h.count(h.runs, listener+"/"+id) > before })
 			waitFor(t, "dead again", func() bool {
 				d, err := q.DeadLetter(ctx, dl.ID)
@@ -227,6 +229,43 @@ func TestQueue(t *testing.T) {
 		})
 		t.Run("panics become dead letters with a stack", func(t *testing.T) {
 			giveUp(t, "panics", "goroutine")
+		})
+
+		t.Run("a retried dead letter is resolved", func(t *testing.T) {
+			id := enqueue(t, db, q, "dies-once")
+			var dl queue.DeadLetter
+			waitFor(t, "dead letter", func() bool {
+				dls, _ := q.DeadLetters(ctx, "dead", 0, 1000)
+				for _, d := range dls {
+					if d.EventID == id {
+						dl = d
+						return true
+					}
+				}
+				return false
+			})
+			waitFor(t, "retry", func() bool {
+				_, err := q.Retry(ctx, dl.ID)
+				return !errors.Is(err, queue.ErrJobBusy)
+			})
+			waitFor(t, "the retried job to complete", func() bool {
+				jobs, _ := q.JobsForEvent(ctx, id)
+				return len(jobs) == 1 && jobs[0].State == "completed"
+			})
+			if _, err := q.Retry(ctx, dl.ID); !errors.Is(err, queue.ErrAlreadyResolved) {
+				t.Fatalf("retrying a resolved dead letter: %v", err)
+			}
+			all, err := q.DeadLetters(ctx, "retried", 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, d := range all {
+				found = found || (d.ID == dl.ID && d.ResolvedAt != nil)
+			}
+			if !found {
+				t.Fatal("the retried dead letter is not listed as retried")
+			}
 		})
 
 		t.Run("unknown dead letter", func(t *testing.T) {
