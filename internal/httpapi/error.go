@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"insure/internal/apperr"
+	"insure/internal/database"
 	"insure/internal/queue"
 )
 
@@ -66,6 +67,8 @@ func asAppError(err error) *apperr.Error {
 		return apperr.Wrap(apperr.Conflict, err, "%s", queue.ErrJobBusy.Error())
 	case errors.As(err, &tooLarge):
 		return apperr.Wrap(apperr.TooLarge, err, "the request body is larger than %d bytes", tooLarge.Limit)
+	case errors.Is(err, database.ErrUnavailable):
+		return apperr.Wrap(apperr.Unavailable, err, "the database is unavailable; try again shortly")
 	case errors.Is(err, context.DeadlineExceeded):
 		return apperr.Wrap(apperr.Unavailable, err, "the request took too long; try again later")
 	case errors.Is(err, context.Canceled):

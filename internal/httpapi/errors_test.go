@@ -3,8 +3,11 @@ package httpapi_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"insure/internal/database"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -181,6 +184,12 @@ func TestUnavailable(t *testing.T) {
 
 	h.f.customers.GetFn = func(ctx context.Context, _ string) (projection.Customer, error) {
 		return projection.Customer{}, context.DeadlineExceeded
+	}
+	wantError(t, h.do("GET", "/api/v1/customers/"+customerID, ""), http.StatusServiceUnavailable, "unavailable", "")
+
+	// A read that fails because the database is down is a 503, not a 500.
+	h.f.customers.GetFn = func(ctx context.Context, _ string) (projection.Customer, error) {
+		return projection.Customer{}, fmt.Errorf("customer x: %w", database.Unavailable(syscall.ECONNREFUSED))
 	}
 	wantError(t, h.do("GET", "/api/v1/customers/"+customerID, ""), http.StatusServiceUnavailable, "unavailable", "")
 }
