@@ -10,6 +10,8 @@ if [ -n "$unformatted" ]; then
   echo "gofmt needed on:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+# staticcheck at a pinned version (built once into the module cache).
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # Concurrent packages: the queue, the event store, the listeners, the HTTP
 # server and the end-to-end command tests.

@@ -25,11 +25,6 @@ type Deps struct {
 func (d Deps) store() *eventstore.Store { return d.Recorder.Store() }
 func (d Deps) reg() *event.Registry     { return d.Recorder.Registry() }
 func (d Deps) db() database.DB          { return d.Recorder.DB() }
-func (d Deps) today() time.Time         { return truncateDay(d.Now()) }
-func truncateDay(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-}
 
 // load reads an aggregate's events, mapping "none" to a NotFound error.
 func (d Deps) load(ctx context.Context, q database.Querier, aggregateType, what, id string) ([]event.Envelope, error) {

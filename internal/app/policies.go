@@ -10,7 +10,6 @@ import (
 	"insure/internal/event"
 	"insure/internal/policy"
 	"insure/internal/projection"
-	"insure/internal/quotation"
 	"insure/internal/rating"
 	"insure/internal/recorder"
 )
@@ -154,5 +153,3 @@ func (s *PolicyService) ScanExpiring(ctx context.Context, ec event.Context, asOf
 	}
 	return report, nil
 }
-
-var _ = quotation.AggregateType

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -416,7 +415,7 @@ func checkListeners(ctx context.Context, s *System, after int64) ([]checkRow, er
 			row.ok = started > 0 && done == started
 			row.detail = fmt.Sprintf("%d of %d jobs completed", done, started)
 			if started == 0 {
-				row.ok, row.detail = routeOptional(d.Name), "no job (the customers' preferences did not ask for one)"
+				row.detail = "no job was started for this listener"
 			}
 			if len(bad) > 0 {
 				row.detail += "; " + strings.Join(bad, ", ")
@@ -434,9 +433,6 @@ func failurePath(name string) bool {
 	}
 	return false
 }
-
-// routeOptional: listeners that start no job when a preference says no.
-func routeOptional(listener string) bool { return false }
 
 // effectRow checks the effect of an event type no listener reacts to.
 func effectRow(ctx context.Context, s *System, name string, envs []event.Envelope) checkRow {
@@ -494,5 +490,3 @@ func mustPath(s *System, id string) string {
 	}
 	return p
 }
-
-var _ = sort.Strings

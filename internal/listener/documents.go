@@ -6,7 +6,6 @@ import (
 
 	"insure/internal/document"
 	"insure/internal/event"
-	"insure/internal/policy"
 	"insure/internal/quotation"
 	"insure/internal/rating"
 )
@@ -129,5 +128,3 @@ func detailPairs(product string, raw []byte) []document.KV {
 	}
 	return nil
 }
-
-var _ = policy.AggregateType
