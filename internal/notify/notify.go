@@ -211,7 +211,7 @@ func (p *problems) address(field, addr string) {
 		return
 	}
 	if _, err := mail.ParseAddress(addr); err != nil {
-		p.add(fmt.Sprintf("%s address %q: %v", field, addr, err))
+		p.add(fmt.Sprintf("%s address is not valid: %v", field, err)) // the address itself is personal data: not echoed
 	}
 }
 

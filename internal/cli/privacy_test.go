@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"insure/internal/database"
+	"insure/internal/database/dbtest"
+)
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers (the logger).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestNoPersonalDataInLogsOrJobs runs every workflow with debug logging and
+// checks that no name, email address or phone number reaches the logs or
+// the queue's job payloads.
+func TestNoPersonalDataInLogsOrJobs(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			cfg := testConfig(t, d)
+			logs := &syncBuffer{}
+			logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			s, err := Open(ctx, cfg, logger, Options{Workers: true, Migrate: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Queue.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = s.Queue.Stop(sctx)
+				_ = s.Close()
+			})
+			srv := httptest.NewServer(s.Handler())
+			t.Cleanup(srv.Close)
+			c := client{t: t, base: srv.URL}
+			if err := runWorkflows(ctx, s, false, &printer{w: &bytes.Buffer{}}); err != nil {
+				t.Fatal(err)
+			}
+			body := map[string]any{"name": "Kavya Raghunathan", "email": "kavya.r@example.org", "phone": "+91 90000 12345"}
+			c.expect(201, "POST", "/api/v1/customers", body)
+			c.expect(409, "POST", "/api/v1/customers", body)
+			c.expect(422, "POST", "/api/v1/customers", map[string]any{"name": "Kavya Raghunathan", "email": "kavya.r@", "phone": "+91 90000 12345"})
+			if err := s.WaitIdle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			secrets := []string{"Asha", "Verma", "Rohan", "Mehta", "Kavya", "Raghunathan", "@example.com", "example.org",
+				"9876543210", "98765", "9820012345", "9000012345", "90000"}
+			out := logs.String()
+			if !strings.Contains(out, "listener") || !strings.Contains(out, `"status"`) {
+				t.Fatalf("the logs do not show listener and request lines; the check would prove nothing:\n%s", out[:min(len(out), 2000)])
+			}
+			for _, p := range secrets {
+				if strings.Contains(out, p) {
+					i := strings.Index(out, p)
+					t.Errorf("log output contains personal data %q: …%s…", p, out[max(0, i-200):min(len(out), i+100)])
+				}
+			}
+			rows, err := s.DB.Query(ctx, jobArgsQuery(d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				var args string
+				if err := rows.Scan(&args); err != nil {
+					t.Fatal(err)
+				}
+				n++
+				for _, p := range secrets {
+					if strings.Contains(args, p) {
+						t.Errorf("job payload contains personal data %q: %s", p, args)
+					}
+				}
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if n < 20 {
+				t.Fatalf("only %d jobs checked", n)
+			}
+		})
+	}
+}
+
+func jobArgsQuery(d database.Dialect) string {
+	if d == database.Postgres {
+		return `SELECT args::text || ' ' || metadata::text FROM river_job`
+	}
+	return `SELECT CAST(args AS TEXT) || ' ' || CAST(metadata AS TEXT) FROM river_job`
+}
