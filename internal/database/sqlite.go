@@ -56,7 +56,11 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLiteDB
 			return nil, fmt.Errorf("open sqlite: create directory for %s: %w", path, err)
 		}
 	}
-	base := (&url.URL{Scheme: "file", Path: path}).String()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	base := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_time_format=sqlite"
 	writer, err := sql.Open("sqlite", base+"?"+common+
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_txlock=immediate")
