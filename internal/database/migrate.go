@@ -65,7 +65,7 @@ func provider(db DB) (*goose.Provider, func(), error) {
 		sqlDB = stdlib.OpenDBFromPool(d.pool)
 		closeFn = func() { _ = sqlDB.Close() }
 		dialect, dir = goose.DialectPostgres, "migrations/postgres"
-		locker, err := lock.NewPostgresSessionLocker()
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300)) // retry every second, up to 5 minutes
 		if err != nil {
 			return nil, nil, fmt.Errorf("migration lock: %w", err)
 		}

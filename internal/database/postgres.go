@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -176,11 +177,9 @@ func pgUniqueName(err error) (string, bool) {
 
 func isPgTransient(err error) bool {
 	if pe, ok := pgCode(err); ok {
-		switch pe.Code[:2] {
-		case "08", "53", "57": // connection exception, insufficient resources, operator intervention
-			return true
-		}
-		return false
+		// Connection exception, insufficient resources, operator intervention.
+		// (A PgError built without a code is none of these.)
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "53") || strings.HasPrefix(pe.Code, "57")
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) {

@@ -57,10 +57,6 @@ var _ queue.Handler = (*Set)(nil)
 // NewSet checks and indexes the definitions.
 func NewSet(store *eventstore.Store, reg *event.Registry, d Defaults, defs ...Definition) (*Set, error) {
 	s := &Set{byName: map[string]Definition{}, byEvent: map[string][]Definition{}, store: store, reg: reg}
-	valid := map[string]bool{}
-	for _, n := range queue.Names() {
-		valid[n] = true
-	}
 	for _, def := range defs {
 		switch {
 		case def.Name == "" || def.Handle == nil || def.Route == nil:
