@@ -105,10 +105,12 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Opti
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	clock := opts.Now
+	if clock == nil {
+		clock = time.Now
 	}
+	// Every date rule (expiry days, policy terms) is reckoned in UTC.
+	now := func() time.Time { return clock().UTC() }
 	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return nil, err

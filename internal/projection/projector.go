@@ -91,10 +91,14 @@ func (Projector) Project(ctx context.Context, tx database.Tx, env event.Envelope
 			e.QuotationID, e.Reason, v, at)
 	}
 	if e, ok := event.As[policy.Created](p); ok {
+		var quotationID *string // NULL, not "", for a policy bought without a quotation
+		if e.QuotationID != "" {
+			quotationID = &e.QuotationID
+		}
 		return exec(`INSERT INTO policies (id, customer_id, quotation_id, policy_number, insurer, product, premium, sum_insured, currency,
 			start_date, end_date, status, renewals, version, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', 0, $12, $13, $13)`,
-			e.PolicyID, e.CustomerID, e.QuotationID, e.PolicyNumber, e.Insurer, e.Product, e.Premium, e.SumInsured, e.Currency,
+			e.PolicyID, e.CustomerID, quotationID, e.PolicyNumber, e.Insurer, e.Product, e.Premium, e.SumInsured, e.Currency,
 			e.StartDate.Time, e.EndDate.Time, v, at)
 	}
 	if e, ok := event.As[policy.Renewed](p); ok {

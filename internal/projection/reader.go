@@ -318,6 +318,10 @@ func (r *Reader) Document(ctx context.Context, q database.Querier, id string) (D
 		return d, fmt.Errorf("document %s: %w", id, err)
 	}
 	d.RequestedAt = d.RequestedAt.UTC()
+	if d.GeneratedAt != nil {
+		g := d.GeneratedAt.UTC()
+		d.GeneratedAt = &g
+	}
 	return d, nil
 }
 
