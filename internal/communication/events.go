@@ -20,6 +20,7 @@ const (
 	EventSent           = "MessageSent"
 	EventFailed         = "MessageFailed"
 	EventSkipped        = "MessageSkipped"
+	EventDelivered      = "MessageDelivered"
 )
 
 // Channels.
@@ -67,6 +68,7 @@ func Events() []event.Definition {
 		{Name: EventSent, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &MessageSent{} }},
 		{Name: EventFailed, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &MessageFailed{} }},
 		{Name: EventSkipped, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &MessageSkipped{} }},
+		{Name: EventDelivered, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &MessageDelivered{} }},
 	}
 }
 
@@ -142,6 +144,10 @@ type MessageSent struct {
 	Channel           string    `json:"channel"`
 	ProviderMessageID string    `json:"provider_message_id"`
 	SentAt            time.Time `json:"sent_at"`
+	// Uncertain is set when an earlier attempt may already have reached the
+	// provider (its reply was lost): insure did not send again, to avoid a
+	// duplicate, so the message was delivered at most once.
+	Uncertain bool `json:"uncertain,omitempty"`
 }
 
 // EventName implements event.Payload.
@@ -185,6 +191,25 @@ func (MessageSkipped) EventName() string { return EventSkipped }
 
 // Validate checks the fields a stored MessageSkipped must have.
 func (e MessageSkipped) Validate() error { return outcome(e.MessageID, e.Channel, "reason", e.Reason) }
+
+// MessageDelivered is recorded when the provider reports the message
+// delivered to the recipient's device (WhatsApp's delivery status).
+type MessageDelivered struct {
+	MessageID   string    `json:"message_id"`
+	Channel     string    `json:"channel"`
+	DeliveredAt time.Time `json:"delivered_at"`
+}
+
+// EventName implements event.Payload.
+func (MessageDelivered) EventName() string { return EventDelivered }
+
+// Validate checks the fields a stored MessageDelivered must have.
+func (e MessageDelivered) Validate() error {
+	if e.DeliveredAt.IsZero() {
+		return errors.New("delivered_at is required")
+	}
+	return outcome(e.MessageID, e.Channel, "delivered_at", "set")
+}
 
 func outcome(id, channel, name, value string) error {
 	switch {

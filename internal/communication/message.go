@@ -16,6 +16,8 @@ const (
 	StatusSent    = "sent"
 	StatusFailed  = "failed"
 	StatusSkipped = "skipped"
+	// StatusDelivered: the provider reported the message delivered.
+	StatusDelivered = "delivered"
 )
 
 // MaxAttachments is the most attachments one e-mail may carry.
@@ -202,6 +204,8 @@ type Message struct {
 	// Error is the reason of a failed or skipped message.
 	Error  string    `json:"error,omitempty"`
 	SentAt time.Time `json:"sent_at,omitzero"`
+	// DeliveredAt is when the provider reported the message delivered.
+	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 	// Version is the aggregate version of the last applied event.
 	Version int64 `json:"version"`
 	// QueuedAt and UpdatedAt come from the events' occurred_at.
@@ -270,6 +274,42 @@ func (m *Message) finish(status string) (done bool, err error) {
 	return false, apperr.New(apperr.Conflict, "message %s is already %s; it cannot become %s", m.ID, m.Status, status)
 }
 
+// MarkDelivered decides that the provider delivered the sent message. No
+// events when it is already delivered; apperr.Conflict when it was not sent
+// (or has failed or been skipped).
+func (m *Message) MarkDelivered(at time.Time) ([]event.Payload, error) {
+	if m == nil || m.ID == "" {
+		return nil, apperr.New(apperr.NotFound, "message not found")
+	}
+	switch m.Status {
+	case StatusDelivered:
+		return nil, nil
+	case StatusSent:
+		return []event.Payload{&MessageDelivered{MessageID: m.ID, Channel: m.Channel, DeliveredAt: at.UTC()}}, nil
+	}
+	return nil, apperr.New(apperr.Conflict, "message %s is %s; only a sent message can be delivered", m.ID, m.Status)
+}
+
+// MarkDeliveryFailed decides that the provider, after accepting the message,
+// reported that it could not deliver it. No events when it already failed;
+// apperr.Conflict unless it was sent.
+func (m *Message) MarkDeliveryFailed(reason string, now time.Time) ([]event.Payload, error) {
+	if m == nil || m.ID == "" {
+		return nil, apperr.New(apperr.NotFound, "message not found")
+	}
+	switch m.Status {
+	case StatusFailed:
+		return nil, nil
+	case StatusSent:
+		reason = strings.TrimSpace(reason)
+		if reason == "" {
+			reason = "the provider reported the delivery failed"
+		}
+		return []event.Payload{&MessageFailed{MessageID: m.ID, Channel: m.Channel, Reason: reason}}, nil
+	}
+	return nil, apperr.New(apperr.Conflict, "message %s is %s; only a sent message can fail delivery", m.ID, m.Status)
+}
+
 // Rebuild returns the message that envs, the events of one message stream
 // in version order, describe. It decodes each envelope through reg and
 // applies it. It returns an apperr.NotFound error when envs is empty, and an
@@ -328,6 +368,8 @@ func (m *Message) ApplyAt(p event.Payload, at time.Time) error {
 		p = &e
 	case MessageSkipped:
 		p = &e
+	case MessageDelivered:
+		p = &e
 	}
 	next := *m
 	var err error
@@ -370,6 +412,10 @@ func (m *Message) ApplyAt(p event.Payload, at time.Time) error {
 		if e == nil {
 			return fmt.Errorf("message: nil %s", EventFailed)
 		}
+		if next.Status == StatusSent {
+			// A delivery failure the provider reported after accepting it.
+			next.Status = StatusQueued
+		}
 		err = next.outcome(EventFailed, e.MessageID, e.Channel)
 		next.Status = StatusFailed
 		next.Error = e.Reason
@@ -380,6 +426,17 @@ func (m *Message) ApplyAt(p event.Payload, at time.Time) error {
 		err = next.outcome(EventSkipped, e.MessageID, e.Channel)
 		next.Status = StatusSkipped
 		next.Error = e.Reason
+	case *MessageDelivered:
+		if e == nil {
+			return fmt.Errorf("message: nil %s", EventDelivered)
+		}
+		if next.Status != StatusSent {
+			return fmt.Errorf("message %s: %s when the message is %s, not sent", m.ID, EventDelivered, next.Status)
+		}
+		next.Status = StatusQueued // outcome checks identity and channel
+		err = next.outcome(EventDelivered, e.MessageID, e.Channel)
+		next.Status = StatusDelivered
+		next.DeliveredAt = e.DeliveredAt
 	default:
 		return fmt.Errorf("message: cannot apply %T: not a message event", p)
 	}

@@ -504,6 +504,9 @@ func drawQuotation(p *pdf, d QuotationDoc) error {
 		KV{"Product", d.Product},
 		KV{"Sum insured", FormatMoney(d.SumInsured, d.Currency)},
 	)
+	if !d.ValidUntil.IsZero() {
+		summary = append(summary, KV{"Quotes valid until", d.ValidUntil.Format("2 Jan 2006")})
+	}
 	if err := p.kvTable(summary); err != nil {
 		return err
 	}
@@ -599,7 +602,10 @@ func quoteRow(q rankedQuote, d QuotationDoc) row {
 		for _, a := range q.AddOns {
 			parts = append(parts, a.Name+" "+FormatMoney(a.Premium, d.Currency))
 		}
-		note = "Optional add-ons: " + strings.Join(parts, "; ")
+		note = "Add-ons included: " + strings.Join(parts, "; ") + "."
+	}
+	if !d.ValidUntil.IsZero() {
+		note = strings.TrimSpace(note + " Valid until " + d.ValidUntil.Format("2 Jan 2006") + ".")
 	}
 	return row{
 		cells: []cell{

@@ -66,6 +66,9 @@ type QuotationDoc struct {
 	Details       []KV // label/value pairs of the risk details
 	Quotes        []QuoteLine
 	GeneratedAt   time.Time
+	// ValidUntil is the last day the quotes can be accepted (zero: not
+	// printed).
+	ValidUntil time.Time
 }
 
 // PolicyScheduleDoc is the data of a policy schedule. Currency must be "INR"

@@ -10,6 +10,9 @@ import (
 	"insure/internal/rating"
 )
 
+// QuoteValidityDays is how long a quotation's quotes can be accepted.
+const QuoteValidityDays = 30
+
 // Documents renders and stores PDFs.
 type Documents struct {
 	Renderer *document.Renderer
@@ -94,7 +97,7 @@ func (d Deps) settleDocument(ctx context.Context, env event.Envelope, gen *docum
 
 func quotationDoc(name, email string, details []byte, g quotation.Generated, at timeLike) document.QuotationDoc {
 	doc := document.QuotationDoc{QuotationID: g.QuotationID, CustomerName: name, CustomerEmail: email, Product: g.Product,
-		SumInsured: g.SumInsured, Currency: g.Currency, GeneratedAt: at}
+		SumInsured: g.SumInsured, Currency: g.Currency, GeneratedAt: at, ValidUntil: at.AddDate(0, 0, QuoteValidityDays)}
 	doc.Details = detailPairs(g.Product, details)
 	for _, q := range g.Quotes {
 		line := document.QuoteLine{Insurer: q.Insurer, InsurerName: q.InsurerName, Premium: q.Premium, SumInsured: q.SumInsured,

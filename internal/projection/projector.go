@@ -16,6 +16,10 @@ import (
 	"insure/internal/quotation"
 )
 
+// UncertainNote is the message log's note on a send whose outcome is
+// uncertain (see communication.MessageSent.Uncertain).
+const UncertainNote = "delivery uncertain: an earlier attempt's reply from the provider was lost; insure did not send again, to avoid a duplicate"
+
 // Projector updates the read models for one event.
 type Projector struct{}
 
@@ -124,8 +128,16 @@ func (Projector) Project(ctx context.Context, tx database.Tx, env event.Envelope
 		return insertMessage(ctx, tx, e.MessageID, e.CustomerID, "whatsapp", e.Template, "customer", e.Priority, docs, e.SourceEventID, v, at)
 	}
 	if e, ok := event.As[communication.MessageSent](p); ok {
-		return exec(`UPDATE messages SET status = 'sent', provider_message_id = $2, sent_at = $3, version = $4, updated_at = $5 WHERE id = $1`,
-			e.MessageID, e.ProviderMessageID, e.SentAt.UTC(), v, at)
+		var note *string
+		if e.Uncertain {
+			s := UncertainNote
+			note = &s
+		}
+		return exec(`UPDATE messages SET status = 'sent', provider_message_id = $2, sent_at = $3, error = $4, version = $5, updated_at = $6 WHERE id = $1`,
+			e.MessageID, e.ProviderMessageID, e.SentAt.UTC(), note, v, at)
+	}
+	if e, ok := event.As[communication.MessageDelivered](p); ok {
+		return exec(`UPDATE messages SET status = 'delivered', version = $2, updated_at = $3 WHERE id = $1`, e.MessageID, v, at)
 	}
 	if e, ok := event.As[communication.MessageFailed](p); ok {
 		return exec(`UPDATE messages SET status = 'failed', error = $2, version = $3, updated_at = $4 WHERE id = $1`, e.MessageID, e.Reason, v, at)
