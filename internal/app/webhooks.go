@@ -40,7 +40,28 @@ func (s *WebhookService) whatsAppStatus(ctx context.Context, ec event.Context, s
 	var id string
 	err := s.db().QueryRow(ctx, `SELECT id FROM messages WHERE provider_message_id = $1 AND channel = 'whatsapp'`, st.ProviderMessageID).Scan(&id)
 	if errors.Is(err, database.ErrNoRows) {
-		return nil
+		// Not in the message log yet (the report can overtake the
+		// recording of the send), or not ours: keep it until the delivery
+		// listener records a send with this id (ApplyPending).
+		_, err := s.db().Exec(ctx, `INSERT INTO pending_delivery_reports (provider_message_id, status, reported_at, error_code, error_title, received_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider_message_id, status) DO NOTHING`,
+			st.ProviderMessageID, st.Status, st.Timestamp.UTC(), st.ErrorCode, st.ErrorTitle, s.Now().UTC())
+		if err != nil {
+			return recorder.MapError(err)
+		}
+		// Look again: if the send was recorded meanwhile, its listener may
+		// have checked for pending reports before this one was stored.
+		// (Store, then look; the listener records, then looks: one of the
+		// two always sees the other.)
+		var again string
+		err = s.db().QueryRow(ctx, `SELECT id FROM messages WHERE provider_message_id = $1 AND channel = 'whatsapp'`, st.ProviderMessageID).Scan(&again)
+		if errors.Is(err, database.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return recorder.MapError(err)
+		}
+		return s.ApplyPending(ctx, ec, st.ProviderMessageID)
 	}
 	if err != nil {
 		return recorder.MapError(err)
@@ -78,4 +99,36 @@ func (s *WebhookService) whatsAppStatus(ctx context.Context, ec event.Context, s
 		}
 	}
 	return apperr.New(apperr.Conflict, "message %s kept changing while its delivery report was recorded; send the report again", id)
+}
+
+// ApplyPending applies the delivery reports that arrived for providerID
+// before its send was recorded, and forgets them.
+func (s *WebhookService) ApplyPending(ctx context.Context, ec event.Context, providerID string) error {
+	rows, err := s.db().Query(ctx, `SELECT status, reported_at, error_code, error_title FROM pending_delivery_reports
+		WHERE provider_message_id = $1 ORDER BY reported_at`, providerID)
+	if err != nil {
+		return recorder.MapError(err)
+	}
+	var pending []WhatsAppStatus
+	for rows.Next() {
+		st := WhatsAppStatus{ProviderMessageID: providerID}
+		if err := rows.Scan(&st.Status, &st.Timestamp, &st.ErrorCode, &st.ErrorTitle); err != nil {
+			rows.Close()
+			return err
+		}
+		pending = append(pending, st)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, st := range pending {
+		if err := s.whatsAppStatus(ctx, ec, st); err != nil {
+			return err
+		}
+		if _, err := s.db().Exec(ctx, `DELETE FROM pending_delivery_reports WHERE provider_message_id = $1 AND status = $2`, providerID, st.Status); err != nil {
+			return recorder.MapError(err)
+		}
+	}
+	return nil
 }

@@ -45,6 +45,7 @@ func benchConfig(t testing.TB, d database.Dialect) config.Config {
 	cfg.DocumentsDir = filepath.Join(dir, "documents")
 	cfg.HTTPAddr = "127.0.0.1:0"
 	selfCheckTuning(&cfg)
+	cfg.BreakerOpenFor = 200 * time.Millisecond
 	cfg.LogLevel = slog.LevelError
 	return cfg
 }

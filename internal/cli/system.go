@@ -11,6 +11,7 @@ import (
 
 	"insure/internal/app"
 	"insure/internal/audit"
+	"insure/internal/breaker"
 	"insure/internal/communication"
 	"insure/internal/config"
 	"insure/internal/customer"
@@ -55,6 +56,8 @@ type System struct {
 	Quotations *app.QuotationService
 	Policies   *app.PolicyService
 	Files      *document.FileStore
+	Breakers   *breaker.Set
+	Webhooks   *app.WebhookService
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -147,7 +150,11 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	if err != nil {
 		return nil, fmt.Errorf("DOCUMENTS_DIR: %w", err)
 	}
-	templates, err := notify.NewTemplates(cfg.TemplatesDir)
+	var topts []notify.TemplateOption
+	for name, t := range cfg.WhatsAppTemplates {
+		topts = append(topts, notify.WithWhatsAppTemplate(name, notify.WhatsAppTemplate{Name: t.Name, Language: t.Language, Params: t.Params}))
+	}
+	templates, err := notify.NewTemplates(cfg.TemplatesDir, topts...)
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
@@ -169,27 +176,32 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	s.Customers = app.NewCustomerService(deps)
 	s.Quotations = app.NewQuotationService(deps, rates, cfg.Currency)
 	s.Policies = app.NewPolicyService(deps, rates, cfg.Currency)
+	s.Webhooks = app.NewWebhookService(deps)
 
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
 		publicURL = "http://" + cfg.HTTPAddr
 	}
-	var (
-		mailer notify.Mailer         = notify.NewLogMailer(db, now)
-		wa     notify.WhatsAppSender = notify.NewLogWhatsApp(db, now)
-	)
+	mailer, wa, err := drivers(db, cfg, logger, now)
+	if err != nil {
+		return nil, err
+	}
 	if opts.WrapMailer != nil {
 		mailer = opts.WrapMailer(mailer)
 	}
 	if opts.WrapWhatsApp != nil {
 		wa = opts.WrapWhatsApp(wa)
 	}
+	s.Breakers = breaker.NewSet(cfg.BreakerFailures, cfg.BreakerOpenFor, logger)
+	mailer = s.Breakers.Mailer("email", mailer)
+	wa = s.Breakers.WhatsApp("whatsapp", wa)
 	ldeps := listener.Deps{
-		Recorder: rec, Reader: reader, Customers: s.Customers, Quotations: s.Quotations, Policies: s.Policies,
+		Recorder: rec, Reader: reader, Customers: s.Customers, Quotations: s.Quotations, Policies: s.Policies, Webhooks: s.Webhooks,
 		Delivery: &listener.Delivery{
 			Mailer: mailer, WhatsApp: wa, Templates: templates, Files: files,
 			From: cfg.MailFrom, AdminEmail: cfg.AdminEmail, PublicURL: publicURL, WhatsAppEnabled: cfg.WhatsAppEnabled,
-			NotReadyDelay: min(cfg.QueueSnooze, 2*time.Second),
+			NotReadyDelay:  min(cfg.QueueSnooze, 2*time.Second),
+			RateLimitDelay: cfg.QueueSnooze,
 		},
 		Documents:          &listener.Documents{Renderer: renderer, Files: files},
 		HighValueThreshold: cfg.QuoteHighValueThreshold,
@@ -258,7 +270,57 @@ func (s *System) Handler() http.Handler {
 		Documents:   app.DocumentQueries{Reader: s.Reader, Files: s.Files},
 		Events:      app.EventQueries{Store: s.Store},
 		DeadLetters: app.DeadLetterQueries{Queue: s.Queue},
+		Health:      s.Health(),
+		Webhooks:    s.Webhooks,
+		WhatsAppWebhook: httpapi.WebhookConfig{
+			VerifyToken: s.Config.WhatsAppWebhookVerifyToken,
+			AppSecret:   s.Config.WhatsAppAppSecret,
+		},
 	}, s.Logger, s.Now)
+}
+
+// Health is the readiness service of this system.
+func (s *System) Health() *app.HealthService {
+	return &app.HealthService{DB: s.DB, Breakers: s.Breakers, Queue: s.Queue,
+		Drivers: map[string]string{"email": s.Config.EffectiveMailDriver(), "whatsapp": s.Config.EffectiveWhatsAppDriver()}}
+}
+
+// drivers builds the configured email and WhatsApp drivers.
+func drivers(db database.DB, cfg config.Config, logger *slog.Logger, now func() time.Time) (notify.Mailer, notify.WhatsAppSender, error) {
+	var (
+		mailer notify.Mailer
+		wa     notify.WhatsAppSender
+	)
+	switch cfg.EffectiveMailDriver() {
+	case config.DriverSMTP:
+		sc, err := notify.ParseSMTPURL(cfg.SMTPURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("SMTP_URL: %w", err)
+		}
+		m, err := notify.NewSMTPMailer(sc, db, now)
+		if err != nil {
+			return nil, nil, fmt.Errorf("SMTP_URL: %w", err)
+		}
+		logger.Info("email is delivered over SMTP", "smtp", sc.Redacted())
+		mailer = m
+	default:
+		logger.Info("email goes to the recording (log) driver and is not delivered; set SMTP_URL to deliver it")
+		mailer = notify.NewLogMailer(db, now)
+	}
+	switch cfg.EffectiveWhatsAppDriver() {
+	case config.DriverCloudAPI:
+		c, err := notify.NewCloudAPI(notify.CloudAPIConfig{BaseURL: cfg.WhatsAppAPIURL, Version: cfg.WhatsAppAPIVersion,
+			PhoneNumberID: cfg.WhatsAppPhoneNumberID, Token: cfg.WhatsAppToken, Logger: logger}, db, now)
+		if err != nil {
+			return nil, nil, fmt.Errorf("WhatsApp Cloud API: %w", err)
+		}
+		logger.Info("WhatsApp messages are sent through the Cloud API", "api_url", cfg.WhatsAppAPIURL, "version", cfg.WhatsAppAPIVersion)
+		wa = c
+	default:
+		logger.Info("WhatsApp messages go to the recording (log) driver and are not sent; set WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID to send them")
+		wa = notify.NewLogWhatsApp(db, now)
+	}
+	return mailer, wa, nil
 }
 
 // Close stops nothing (Stop the queue first) and closes the database.

@@ -21,6 +21,7 @@ const (
 	EventFailed         = "MessageFailed"
 	EventSkipped        = "MessageSkipped"
 	EventDelivered      = "MessageDelivered"
+	EventRequeued       = "MessageRequeued"
 )
 
 // Channels.
@@ -69,6 +70,7 @@ func Events() []event.Definition {
 		{Name: EventFailed, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &MessageFailed{} }},
 		{Name: EventSkipped, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &MessageSkipped{} }},
 		{Name: EventDelivered, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &MessageDelivered{} }},
+		{Name: EventRequeued, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &MessageRequeued{} }},
 	}
 }
 
@@ -170,6 +172,10 @@ type MessageFailed struct {
 	MessageID string `json:"message_id"`
 	Channel   string `json:"channel"`
 	Reason    string `json:"reason"`
+	// Retryable is set when delivery gave up after temporary failures (the
+	// provider was down): retrying the dead letter sends the message again.
+	// A message the provider refused is not retryable.
+	Retryable bool `json:"retryable,omitempty"`
 }
 
 // EventName implements event.Payload.
@@ -210,6 +216,20 @@ func (e MessageDelivered) Validate() error {
 	}
 	return outcome(e.MessageID, e.Channel, "delivered_at", "set")
 }
+
+// MessageRequeued puts a message that failed for a temporary reason back in
+// the queue: an operator retried its dead letter.
+type MessageRequeued struct {
+	MessageID string `json:"message_id"`
+	Channel   string `json:"channel"`
+	Reason    string `json:"reason"`
+}
+
+// EventName implements event.Payload.
+func (MessageRequeued) EventName() string { return EventRequeued }
+
+// Validate checks the fields a stored MessageRequeued must have.
+func (e MessageRequeued) Validate() error { return outcome(e.MessageID, e.Channel, "reason", e.Reason) }
 
 func outcome(id, channel, name, value string) error {
 	switch {

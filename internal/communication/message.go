@@ -204,6 +204,9 @@ type Message struct {
 	// Error is the reason of a failed or skipped message.
 	Error  string    `json:"error,omitempty"`
 	SentAt time.Time `json:"sent_at,omitzero"`
+	// FailureRetryable: the message failed after temporary errors only,
+	// so it may be requeued.
+	FailureRetryable bool `json:"failure_retryable,omitempty"`
 	// DeliveredAt is when the provider reported the message delivered.
 	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 	// Version is the aggregate version of the last applied event.
@@ -272,6 +275,30 @@ func (m *Message) finish(status string) (done bool, err error) {
 		return true, nil
 	}
 	return false, apperr.New(apperr.Conflict, "message %s is already %s; it cannot become %s", m.ID, m.Status, status)
+}
+
+// MarkGaveUp decides that delivery gave up after temporary failures: the
+// message fails, but retrying its dead letter may send it (see Requeue).
+func (m *Message) MarkGaveUp(reason string, now time.Time) ([]event.Payload, error) {
+	evs, err := m.MarkFailed(reason, now)
+	for _, e := range evs {
+		if f, ok := e.(*MessageFailed); ok {
+			f.Retryable = true
+		}
+	}
+	return evs, err
+}
+
+// Requeue puts a message that gave up after temporary failures back in the
+// queue. apperr.Conflict for any other message.
+func (m *Message) Requeue(reason string, now time.Time) ([]event.Payload, error) {
+	if m == nil || m.ID == "" {
+		return nil, apperr.New(apperr.NotFound, "message not found")
+	}
+	if m.Status != StatusFailed || !m.FailureRetryable {
+		return nil, apperr.New(apperr.Conflict, "message %s is %s and cannot be sent again", m.ID, m.Status)
+	}
+	return []event.Payload{&MessageRequeued{MessageID: m.ID, Channel: m.Channel, Reason: reason}}, nil
 }
 
 // MarkDelivered decides that the provider delivered the sent message. No
@@ -370,6 +397,8 @@ func (m *Message) ApplyAt(p event.Payload, at time.Time) error {
 		p = &e
 	case MessageDelivered:
 		p = &e
+	case MessageRequeued:
+		p = &e
 	}
 	next := *m
 	var err error
@@ -419,6 +448,7 @@ func (m *Message) ApplyAt(p event.Payload, at time.Time) error {
 		err = next.outcome(EventFailed, e.MessageID, e.Channel)
 		next.Status = StatusFailed
 		next.Error = e.Reason
+		next.FailureRetryable = e.Retryable
 	case *MessageSkipped:
 		if e == nil {
 			return fmt.Errorf("message: nil %s", EventSkipped)
@@ -426,6 +456,16 @@ func (m *Message) ApplyAt(p event.Payload, at time.Time) error {
 		err = next.outcome(EventSkipped, e.MessageID, e.Channel)
 		next.Status = StatusSkipped
 		next.Error = e.Reason
+	case *MessageRequeued:
+		if e == nil {
+			return fmt.Errorf("message: nil %s", EventRequeued)
+		}
+		if next.Status != StatusFailed || !next.FailureRetryable {
+			return fmt.Errorf("message %s: %s when the message is %s (retryable %t)", m.ID, EventRequeued, next.Status, next.FailureRetryable)
+		}
+		next.Status = StatusQueued
+		err = next.outcome(EventRequeued, e.MessageID, e.Channel)
+		next.Error, next.FailureRetryable = "", false
 	case *MessageDelivered:
 		if e == nil {
 			return fmt.Errorf("message: nil %s", EventDelivered)

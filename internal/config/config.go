@@ -131,48 +131,160 @@ type Config struct {
 	// LogFormat (LOG_FORMAT) is "json" or "text".
 	LogFormat string
 
-	// MailDriver (MAIL_DRIVER) selects how email is delivered. Only "log",
-	// the development driver that records each message in the database.
+	// MailDriver (MAIL_DRIVER) selects how email is delivered: "auto" (smtp
+	// when SMTPURL is set, else log), "log" (the development driver that
+	// records each message in the database) or "smtp" (send through
+	// SMTPURL, which must then be set). See EffectiveMailDriver.
 	MailDriver string
 
+	// SMTPURL (SMTP_URL) is the SMTP server email is sent through:
+	// smtp://[user[:password]@]host[:port][?security=…&timeout=…&helo=…], or
+	// smtps://… for implicit TLS. Empty: no SMTP server. Validate checks only
+	// its shape; the mail driver parses it in full. It may hold a password:
+	// log Redacted(), never this field.
+	SMTPURL string
+
 	// WhatsAppDriver (WHATSAPP_DRIVER) selects how WhatsApp messages are
-	// delivered. Only "log", the development driver that records each
-	// message in the database.
+	// delivered: "auto" (cloudapi when WhatsAppToken and
+	// WhatsAppPhoneNumberID are set, else log), "log" (the development
+	// driver that records each message in the database) or "cloudapi" (send
+	// through the WhatsApp Cloud API, which needs both). See
+	// EffectiveWhatsAppDriver. WhatsAppEnabled false skips every message
+	// whatever the driver.
 	WhatsAppDriver string
+
+	// WhatsAppAPIURL (WHATSAPP_API_URL) is the base URL of the WhatsApp
+	// Cloud API (the Graph API): absolute http or https, without
+	// credentials, query, fragment or trailing slash.
+	WhatsAppAPIURL string
+
+	// WhatsAppAPIVersion (WHATSAPP_API_VERSION) is the Graph API version in
+	// request paths, such as "v21.0".
+	WhatsAppAPIVersion string
+
+	// WhatsAppPhoneNumberID (WHATSAPP_PHONE_NUMBER_ID) is the Cloud API ID
+	// of the sending phone number (1 to 32 digits, not the number itself),
+	// or empty. It and WhatsAppToken are set together or not at all.
+	WhatsAppPhoneNumberID string
+
+	// WhatsAppToken (WHATSAPP_TOKEN) is the Cloud API access token, up to
+	// 1024 printable ASCII characters without spaces, or empty. It is a
+	// secret: Redacted and errors show "(set)" instead.
+	WhatsAppToken string
+
+	// WhatsAppTemplates (WHATSAPP_TEMPLATES) overrides the WhatsApp template
+	// of some of insure's template names ("quotation", "renewal_reminder",
+	// "policy_confirmation"); a name not in the map keeps its built-in
+	// template. Empty or nil: the built-in templates.
+	WhatsAppTemplates map[string]WhatsAppTemplate
+
+	// WhatsAppAppSecret (WHATSAPP_APP_SECRET) is the secret of the Meta app
+	// that signs every delivery to the WhatsApp webhook
+	// (X-Hub-Signature-256), up to 1024 printable ASCII characters without
+	// spaces, or empty: the webhook is off. It and
+	// WhatsAppWebhookVerifyToken are set together or not at all. It is a
+	// secret: Redacted and errors show "(set)" instead.
+	WhatsAppAppSecret string
+
+	// WhatsAppWebhookVerifyToken (WHATSAPP_WEBHOOK_VERIFY_TOKEN) is the token
+	// Meta echoes when it subscribes the WhatsApp webhook, up to 1024
+	// printable ASCII characters without spaces, or empty: the webhook is
+	// off. It and WhatsAppAppSecret are set together or not at all. It is a
+	// secret: Redacted and errors show "(set)" instead.
+	WhatsAppWebhookVerifyToken string
+
+	// BreakerFailures (BREAKER_FAILURES) is how many consecutive failures of
+	// a provider (mail, WhatsApp) open its circuit breaker. 1 to 1000.
+	BreakerFailures int
+
+	// BreakerOpenFor (BREAKER_OPEN_FOR) is how long an open circuit breaker
+	// stays open before it lets one trial request through. 100ms to 1h.
+	BreakerOpenFor time.Duration
 }
+
+// Mail and WhatsApp drivers, the values of MailDriver and WhatsAppDriver.
+const (
+	// DriverAuto picks a real driver when its settings are present, else
+	// DriverLog; see EffectiveMailDriver and EffectiveWhatsAppDriver.
+	DriverAuto = "auto"
+	// DriverLog records each message in the database instead of sending it.
+	DriverLog = "log"
+	// DriverSMTP sends email through SMTPURL.
+	DriverSMTP = "smtp"
+	// DriverCloudAPI sends WhatsApp messages through the WhatsApp Cloud API.
+	DriverCloudAPI = "cloudapi"
+)
 
 // Default returns the default configuration, which is valid. Its map and
 // slice are new on each call.
 func Default() Config {
 	return Config{
-		DatabaseURL:             "sqlite://./insure.db",
-		SQLiteSynchronous:       "FULL",
-		HTTPAddr:                "127.0.0.1:8080",
-		MailFrom:                "insure <no-reply@insure.local>",
-		AdminEmail:              "admin@insure.local",
-		QueueBackoff:            []time.Duration{60 * time.Second, 300 * time.Second, 900 * time.Second},
-		QueueMaxAttempts:        3,
-		QueueJobTimeout:         60 * time.Second,
-		QueueSnooze:             60 * time.Second,
-		QueueWorkers:            defaultQueueWorkers(),
-		MaxEventsPerBatch:       100,
-		DocumentsDir:            "./documents",
-		QuoteHighValueThreshold: 100_000_000, // ₹10 lakh in paise
-		Currency:                "INR",
-		RateTableFile:           "",
-		QueueFetchCooldown:      20 * time.Millisecond,
-		QueueFetchPollInterval:  200 * time.Millisecond,
-		DBMaxConns:              16,
-		ExpiryScanInterval:      24 * time.Hour,
-		EventRetentionDays:      365,
-		WhatsAppEnabled:         true,
-		EmailQueueEnabled:       true,
-		PDFGenerationAsync:      true,
-		LogLevel:                slog.LevelInfo,
-		LogFormat:               "json",
-		MailDriver:              "log",
-		WhatsAppDriver:          "log",
+		DatabaseURL:                "sqlite://./insure.db",
+		SQLiteSynchronous:          "FULL",
+		HTTPAddr:                   "127.0.0.1:8080",
+		MailFrom:                   "insure <no-reply@insure.local>",
+		AdminEmail:                 "admin@insure.local",
+		QueueBackoff:               []time.Duration{60 * time.Second, 300 * time.Second, 900 * time.Second},
+		QueueMaxAttempts:           3,
+		QueueJobTimeout:            60 * time.Second,
+		QueueSnooze:                60 * time.Second,
+		QueueWorkers:               defaultQueueWorkers(),
+		MaxEventsPerBatch:          100,
+		DocumentsDir:               "./documents",
+		QuoteHighValueThreshold:    100_000_000, // ₹10 lakh in paise
+		Currency:                   "INR",
+		RateTableFile:              "",
+		QueueFetchCooldown:         20 * time.Millisecond,
+		QueueFetchPollInterval:     200 * time.Millisecond,
+		DBMaxConns:                 16,
+		ExpiryScanInterval:         24 * time.Hour,
+		EventRetentionDays:         365,
+		WhatsAppEnabled:            true,
+		EmailQueueEnabled:          true,
+		PDFGenerationAsync:         true,
+		LogLevel:                   slog.LevelInfo,
+		LogFormat:                  "json",
+		MailDriver:                 DriverAuto,
+		SMTPURL:                    "",
+		WhatsAppDriver:             DriverAuto,
+		WhatsAppAPIURL:             "https://graph.facebook.com",
+		WhatsAppAPIVersion:         "v21.0",
+		WhatsAppPhoneNumberID:      "",
+		WhatsAppToken:              "",
+		WhatsAppTemplates:          map[string]WhatsAppTemplate{},
+		WhatsAppAppSecret:          "",
+		WhatsAppWebhookVerifyToken: "",
+		BreakerFailures:            5,
+		BreakerOpenFor:             30 * time.Second,
 	}
+}
+
+// EffectiveMailDriver returns the mail driver to run: DriverSMTP or
+// DriverLog, with DriverAuto resolved (smtp when SMTPURL is set). On a
+// Config that fails Validate it returns MailDriver as it is.
+func (c Config) EffectiveMailDriver() string {
+	if c.MailDriver != DriverAuto {
+		return c.MailDriver
+	}
+	if c.SMTPURL != "" {
+		return DriverSMTP
+	}
+	return DriverLog
+}
+
+// EffectiveWhatsAppDriver returns the WhatsApp driver to run:
+// DriverCloudAPI or DriverLog, with DriverAuto resolved (cloudapi when
+// WhatsAppToken and WhatsAppPhoneNumberID are both set). On a Config that
+// fails Validate it returns WhatsAppDriver as it is. WhatsAppEnabled is not
+// considered: when it is false no message reaches a driver.
+func (c Config) EffectiveWhatsAppDriver() string {
+	if c.WhatsAppDriver != DriverAuto {
+		return c.WhatsAppDriver
+	}
+	if c.WhatsAppToken != "" && c.WhatsAppPhoneNumberID != "" {
+		return DriverCloudAPI
+	}
+	return DriverLog
 }
 
 // Error is one invalid configuration value. Validate, FromEnv and Set
@@ -181,7 +293,8 @@ type Error struct {
 	// Var is the environment variable, e.g. "QUEUE_MAX_ATTEMPTS".
 	Var string
 	// Value is the value it had, trimmed, with secrets redacted (a
-	// DATABASE_URL password reads "xxxxx").
+	// DATABASE_URL or SMTP_URL password reads "xxxxx", a WHATSAPP_TOKEN,
+	// WHATSAPP_APP_SECRET or WHATSAPP_WEBHOOK_VERIFY_TOKEN "(set)").
 	Value string
 	// Expected says what a valid value looks like, and why when that is not
 	// obvious.
@@ -231,6 +344,7 @@ func Vars() []VarDoc {
 func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	c := Default()
 	var errs []error
+	failed := make(map[string]bool)
 	for _, v := range variables() {
 		raw, ok := lookup(v.name)
 		if !ok {
@@ -238,13 +352,17 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		}
 		if err := v.apply(&c, raw); err != nil {
 			errs = append(errs, err)
+			failed[v.name] = true
 		}
 	}
-	// Invalid values were not applied, so this only reports what the
-	// variables above cannot (today nothing); it keeps FromEnv's result
-	// exactly as valid as Validate demands.
-	if err := c.Validate(); err != nil {
-		errs = append(errs, err)
+	// Invalid values were not applied, so this only reports the rules
+	// across variables (say MAIL_DRIVER=smtp without SMTP_URL); it keeps
+	// FromEnv's result exactly as valid as Validate demands. A variable
+	// already reported is not reported again as missing.
+	for _, e := range c.validate() {
+		if !failed[e.Var] {
+			errs = append(errs, e)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
@@ -269,9 +387,28 @@ func (c *Config) Set(name, value string) error {
 // directly (say from flags after FromEnv) are checked with the same rules
 // as FromEnv applies. Error values are the fields spelled as their
 // variables would be, with secrets redacted.
+//
+// After the fields one by one it checks the rules across variables, each
+// reported once as an *Error naming the variable that is missing:
+// MAIL_DRIVER=smtp needs SMTP_URL; WHATSAPP_DRIVER=cloudapi needs
+// WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID; either of those two set
+// without the other names the other; and so does either of
+// WHATSAPP_APP_SECRET and WHATSAPP_WEBHOOK_VERIFY_TOKEN without the other.
 func (c Config) Validate() error {
-	var errs []error
-	for _, v := range variables() {
+	errs := c.validate()
+	joined := make([]error, len(errs))
+	for i, e := range errs {
+		joined[i] = e
+	}
+	return errors.Join(joined...)
+}
+
+// validate returns Validate's errors: the fields in table order, then the
+// rules across variables.
+func (c Config) validate() []*Error {
+	var errs []*Error
+	vars := variables()
+	for _, v := range vars {
 		if v.check == nil {
 			continue
 		}
@@ -279,13 +416,21 @@ func (c Config) Validate() error {
 			errs = append(errs, v.error(v.format(&c), expected))
 		}
 	}
-	return errors.Join(errs...)
+	for _, m := range c.missing() {
+		for _, v := range vars {
+			if v.name == m.name {
+				errs = append(errs, v.error(v.format(&c), m.expected))
+			}
+		}
+	}
+	return errs
 }
 
 // Redacted returns the configuration keyed by environment variable, each
-// value spelled as the variable accepts it, with secrets redacted (the
-// DATABASE_URL password reads "xxxxx"). It is meant for logging the
-// effective configuration.
+// value spelled as the variable accepts it, with secrets redacted (a
+// DATABASE_URL or SMTP_URL password reads "xxxxx", a WHATSAPP_TOKEN,
+// WHATSAPP_APP_SECRET or WHATSAPP_WEBHOOK_VERIFY_TOKEN "(set)", or "" when
+// empty). It is meant for logging the effective configuration.
 func (c Config) Redacted() map[string]string {
 	vars := variables()
 	m := make(map[string]string, len(vars))
@@ -298,6 +443,53 @@ func (c Config) Redacted() map[string]string {
 // Database parses DatabaseURL; see ParseDatabaseURL.
 func (c Config) Database() (DatabaseTarget, error) {
 	return ParseDatabaseURL(c.DatabaseURL)
+}
+
+// missingVar is a variable that a rule across variables requires.
+type missingVar struct {
+	name, expected string
+}
+
+// missing returns the variables that other variables require but that are
+// empty, each once: SMTP_URL for MAIL_DRIVER=smtp, WHATSAPP_TOKEN and
+// WHATSAPP_PHONE_NUMBER_ID for WHATSAPP_DRIVER=cloudapi or for each other,
+// and WHATSAPP_APP_SECRET and WHATSAPP_WEBHOOK_VERIFY_TOKEN for each other.
+func (c Config) missing() []missingVar {
+	var out []missingVar
+	if c.MailDriver == DriverSMTP && c.SMTPURL == "" {
+		out = append(out, missingVar{"SMTP_URL",
+			"an smtp:// or smtps:// URL because MAIL_DRIVER is smtp (or set MAIL_DRIVER to auto or log)"})
+	}
+	need := func(name, what, other, otherValue string) {
+		switch {
+		case c.WhatsAppDriver == DriverCloudAPI:
+			out = append(out, missingVar{name,
+				what + " because WHATSAPP_DRIVER is cloudapi (or set WHATSAPP_DRIVER to auto or log)"})
+		case otherValue != "":
+			out = append(out, missingVar{name,
+				fmt.Sprintf("%s because %s is set: the Cloud API needs both (or unset %s)", what, other, other)})
+		}
+	}
+	if c.WhatsAppPhoneNumberID == "" {
+		need("WHATSAPP_PHONE_NUMBER_ID", "the Cloud API phone number ID (1 to 32 digits)", "WHATSAPP_TOKEN", c.WhatsAppToken)
+	}
+	if c.WhatsAppToken == "" {
+		need("WHATSAPP_TOKEN", "a Cloud API access token", "WHATSAPP_PHONE_NUMBER_ID", c.WhatsAppPhoneNumberID)
+	}
+	// The webhook checks signatures with the app secret and answers
+	// subscriptions with the verify token: one without the other is a
+	// half-configured webhook.
+	if c.WhatsAppAppSecret == "" && c.WhatsAppWebhookVerifyToken != "" {
+		out = append(out, missingVar{"WHATSAPP_APP_SECRET",
+			"the Meta app secret because WHATSAPP_WEBHOOK_VERIFY_TOKEN is set: " +
+				"the webhook needs both (or unset WHATSAPP_WEBHOOK_VERIFY_TOKEN)"})
+	}
+	if c.WhatsAppWebhookVerifyToken == "" && c.WhatsAppAppSecret != "" {
+		out = append(out, missingVar{"WHATSAPP_WEBHOOK_VERIFY_TOKEN",
+			"a webhook verify token because WHATSAPP_APP_SECRET is set: " +
+				"the webhook needs both (or unset WHATSAPP_APP_SECRET)"})
+	}
+	return out
 }
 
 func varNames() []string {

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -79,25 +80,35 @@ func TestDefault(t *testing.T) {
 			"pdf-priority": 10, "pdf-normal": 10,
 			"audit-normal": 5,
 		},
-		MaxEventsPerBatch:       100,
-		DocumentsDir:            "./documents",
-		QuoteHighValueThreshold: 100000000,
-		Currency:                "INR",
-		RateTableFile:           "",
-		TemplatesDir:            "",
-		PublicURL:               "",
-		QueueFetchCooldown:      20 * time.Millisecond,
-		QueueFetchPollInterval:  200 * time.Millisecond,
-		DBMaxConns:              16,
-		ExpiryScanInterval:      24 * time.Hour,
-		EventRetentionDays:      365,
-		WhatsAppEnabled:         true,
-		EmailQueueEnabled:       true,
-		PDFGenerationAsync:      true,
-		LogLevel:                slog.LevelInfo,
-		LogFormat:               "json",
-		MailDriver:              "log",
-		WhatsAppDriver:          "log",
+		MaxEventsPerBatch:          100,
+		DocumentsDir:               "./documents",
+		QuoteHighValueThreshold:    100000000,
+		Currency:                   "INR",
+		RateTableFile:              "",
+		TemplatesDir:               "",
+		PublicURL:                  "",
+		QueueFetchCooldown:         20 * time.Millisecond,
+		QueueFetchPollInterval:     200 * time.Millisecond,
+		DBMaxConns:                 16,
+		ExpiryScanInterval:         24 * time.Hour,
+		EventRetentionDays:         365,
+		WhatsAppEnabled:            true,
+		EmailQueueEnabled:          true,
+		PDFGenerationAsync:         true,
+		LogLevel:                   slog.LevelInfo,
+		LogFormat:                  "json",
+		MailDriver:                 "auto",
+		SMTPURL:                    "",
+		WhatsAppDriver:             "auto",
+		WhatsAppAPIURL:             "https://graph.facebook.com",
+		WhatsAppAPIVersion:         "v21.0",
+		WhatsAppPhoneNumberID:      "",
+		WhatsAppToken:              "",
+		WhatsAppTemplates:          map[string]config.WhatsAppTemplate{},
+		WhatsAppAppSecret:          "",
+		WhatsAppWebhookVerifyToken: "",
+		BreakerFailures:            5,
+		BreakerOpenFor:             30 * time.Second,
 	}
 	if diff := cmp.Diff(want, config.Default()); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -114,12 +125,13 @@ func TestDefault(t *testing.T) {
 		t.Errorf("FromEnv(empty) mismatch (-want +got):\n%s", diff)
 	}
 
-	// Each call returns fresh map and slice.
+	// Each call returns fresh maps and slice.
 	a, b := config.Default(), config.Default()
 	a.QueueWorkers["normal"] = 1
 	a.QueueBackoff[0] = time.Hour
-	if b.QueueWorkers["normal"] != 10 || b.QueueBackoff[0] != time.Minute {
-		t.Error("Default() shares its map or slice between calls")
+	a.WhatsAppTemplates["quotation"] = config.WhatsAppTemplate{Name: "x", Language: "en"}
+	if b.QueueWorkers["normal"] != 10 || b.QueueBackoff[0] != time.Minute || len(b.WhatsAppTemplates) != 0 {
+		t.Error("Default() shares its maps or slice between calls")
 	}
 }
 
@@ -155,6 +167,11 @@ type variableTest struct {
 	// is Validate's exact error; corrupt nil if the field has no invalid value.
 	corrupt    func(*config.Config)
 	corruptErr string
+	// with holds other variables that the good and corrupt values need to
+	// satisfy a rule across variables (WHATSAPP_TOKEN needs
+	// WHATSAPP_PHONE_NUMBER_ID); both then start from Default() with these
+	// set. The bad value is tried alone.
+	with map[string]string
 }
 
 // variableTests has one row per environment variable; TestVariablesCovered
@@ -166,12 +183,26 @@ func variableTests() []variableTest {
 		workers      = "comma-separated queue=N overrides, N from 0 to 1000 (0: this process does not work that queue), " +
 			"queue one of high-priority, normal, low-priority, email-priority, email-normal, whatsapp-priority, " +
 			"whatsapp-normal, pdf-priority, pdf-normal, audit-normal (e.g. pdf-normal=2,audit-normal=0)"
-		backoff   = "1 to 20 comma-separated durations, each above 0 and at most 24h (e.g. 60s,300s,900s)"
-		boolHint  = "true or false (also 1/0, yes/no, any case)"
-		addrHint  = "host:port with a port from 0 to 65535 (e.g. 127.0.0.1:8080 or :8080)"
-		threshold = "a whole number of minor units, 0 or more (e.g. 100000000 paise for ₹10 lakh)"
-		logDriver = "log (the development driver that records each message in the database)"
-		publicURL = "an absolute http or https URL without credentials, query, fragment or trailing slash, or empty"
+		backoff    = "1 to 20 comma-separated durations, each above 0 and at most 24h (e.g. 60s,300s,900s)"
+		boolHint   = "true or false (also 1/0, yes/no, any case)"
+		addrHint   = "host:port with a port from 0 to 65535 (e.g. 127.0.0.1:8080 or :8080)"
+		threshold  = "a whole number of minor units, 0 or more (e.g. 100000000 paise for ₹10 lakh)"
+		publicURL  = "an absolute http or https URL without credentials, query, fragment or trailing slash, or empty"
+		mailDriver = "auto (smtp when SMTP_URL is set, else log), " +
+			"log (the development driver that records each message in the database) or smtp (send through SMTP_URL)"
+		whatsAppDriver = "auto (cloudapi when WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID are set, else log), " +
+			"log (the development driver that records each message in the database) " +
+			"or cloudapi (send through the WhatsApp Cloud API)"
+		smtpURL = "empty, or smtp://[user:password@]host[:port] (smtps:// for implicit TLS) " +
+			"with optional ?security=starttls|opportunistic|none (smtp:// only), timeout=<duration above 0, at most 5m> and helo=<name>"
+		apiURL    = "an absolute http or https URL without credentials, query, fragment or trailing slash (e.g. https://graph.facebook.com)"
+		token     = "a Cloud API access token of at most 1024 printable ASCII characters without spaces, or empty"
+		appSecret = "the Meta app secret of at most 1024 printable ASCII characters without spaces, or empty"
+		verify    = "a webhook verify token of at most 1024 printable ASCII characters without spaces, or empty"
+		templates = `empty, or a JSON object whose keys are among quotation, renewal_reminder and ` +
+			`policy_confirmation, each {"name": …, "language": …, "params": […]} with name 1 to 512 lower-case letters, ` +
+			`digits and underscores, language a code such as en or en_US, and params at most 20 non-empty data field names ` +
+			`(e.g. {"quotation": {"name": "insure_quotation", "language": "en", "params": ["CustomerName", "QuotationID"]}})`
 	)
 	return []variableTest{
 		{
@@ -304,6 +335,24 @@ func variableTests() []variableTest {
 			corruptErr: `QUEUE_SNOOZE="25h": expected a duration from 10ms to 24h ` + durationHint,
 		},
 		{
+			name: "BREAKER_FAILURES", field: "BreakerFailures",
+			good:       "3",
+			want:       func(c *config.Config) { c.BreakerFailures = 3 },
+			bad:        "0",
+			badErr:     `BREAKER_FAILURES="0": expected an integer from 1 to 1000`,
+			corrupt:    func(c *config.Config) { c.BreakerFailures = 1001 },
+			corruptErr: `BREAKER_FAILURES="1001": expected an integer from 1 to 1000`,
+		},
+		{
+			name: "BREAKER_OPEN_FOR", field: "BreakerOpenFor",
+			good:       "2m",
+			want:       func(c *config.Config) { c.BreakerOpenFor = 2 * time.Minute },
+			bad:        "50ms",
+			badErr:     `BREAKER_OPEN_FOR="50ms": expected a duration from 100ms to 1h ` + durationHint,
+			corrupt:    func(c *config.Config) { c.BreakerOpenFor = 2 * time.Hour },
+			corruptErr: `BREAKER_OPEN_FOR="2h": expected a duration from 100ms to 1h ` + durationHint,
+		},
+		{
 			name: "QUEUE_WORKERS", field: "QueueWorkers",
 			good: "pdf-normal=2, audit-normal = 0",
 			want: func(c *config.Config) {
@@ -430,21 +479,109 @@ func variableTests() []variableTest {
 		},
 		{
 			name: "MAIL_DRIVER", field: "MailDriver",
-			good:       "LOG",
-			want:       func(*config.Config) {},
-			bad:        "smtp",
-			badErr:     `MAIL_DRIVER="smtp": expected ` + logDriver,
-			corrupt:    func(c *config.Config) { c.MailDriver = "smtp" },
-			corruptErr: `MAIL_DRIVER="smtp": expected ` + logDriver,
+			good:       "SMTP",
+			want:       func(c *config.Config) { c.MailDriver = "smtp" },
+			with:       map[string]string{"SMTP_URL": "smtp://mail.example.com"},
+			bad:        "sendmail",
+			badErr:     `MAIL_DRIVER="sendmail": expected ` + mailDriver,
+			corrupt:    func(c *config.Config) { c.MailDriver = "LOG" },
+			corruptErr: `MAIL_DRIVER="LOG": expected ` + mailDriver,
+		},
+		{
+			name: "SMTP_URL", field: "SMTPURL",
+			good: "smtps://mailer:pa55@smtp.example.com:465?timeout=10s&helo=insure.example.com",
+			want: func(c *config.Config) {
+				c.SMTPURL = "smtps://mailer:pa55@smtp.example.com:465?timeout=10s&helo=insure.example.com"
+			},
+			bad:        "smtp://mailer:hunter2@smtp.example.com:0",
+			badErr:     `SMTP_URL="smtp://mailer:xxxxx@smtp.example.com:0": expected ` + smtpURL + `; the port must be from 1 to 65535`,
+			corrupt:    func(c *config.Config) { c.SMTPURL = "smtp://mailer:hunter2@smtp.example.com?security=ssl" },
+			corruptErr: `SMTP_URL="smtp://mailer:xxxxx@smtp.example.com?security=ssl": expected ` + smtpURL + `; security must be starttls, opportunistic or none`,
 		},
 		{
 			name: "WHATSAPP_DRIVER", field: "WhatsAppDriver",
-			good:       "log",
-			want:       func(*config.Config) {},
+			good:       "CloudAPI",
+			want:       func(c *config.Config) { c.WhatsAppDriver = "cloudapi" },
+			with:       map[string]string{"WHATSAPP_TOKEN": "t0ken", "WHATSAPP_PHONE_NUMBER_ID": "106540352242922"},
 			bad:        "cloud",
-			badErr:     `WHATSAPP_DRIVER="cloud": expected ` + logDriver,
+			badErr:     `WHATSAPP_DRIVER="cloud": expected ` + whatsAppDriver,
 			corrupt:    func(c *config.Config) { c.WhatsAppDriver = "" },
-			corruptErr: `WHATSAPP_DRIVER="": expected ` + logDriver,
+			corruptErr: `WHATSAPP_DRIVER="": expected ` + whatsAppDriver,
+		},
+		{
+			name: "WHATSAPP_API_URL", field: "WhatsAppAPIURL",
+			good:       "http://127.0.0.1:9090/graph",
+			want:       func(c *config.Config) { c.WhatsAppAPIURL = "http://127.0.0.1:9090/graph" },
+			bad:        "https://user:hunter2@graph.facebook.com",
+			badErr:     `WHATSAPP_API_URL="https://user:xxxxx@graph.facebook.com": expected ` + apiURL,
+			corrupt:    func(c *config.Config) { c.WhatsAppAPIURL = "" },
+			corruptErr: `WHATSAPP_API_URL="": expected ` + apiURL,
+		},
+		{
+			name: "WHATSAPP_API_VERSION", field: "WhatsAppAPIVersion",
+			good:       "v22.0",
+			want:       func(c *config.Config) { c.WhatsAppAPIVersion = "v22.0" },
+			bad:        "21.0",
+			badErr:     `WHATSAPP_API_VERSION="21.0": expected a Graph API version: v, digits, a dot and digits (e.g. v21.0)`,
+			corrupt:    func(c *config.Config) { c.WhatsAppAPIVersion = "v21" },
+			corruptErr: `WHATSAPP_API_VERSION="v21": expected a Graph API version: v, digits, a dot and digits (e.g. v21.0)`,
+		},
+		{
+			name: "WHATSAPP_PHONE_NUMBER_ID", field: "WhatsAppPhoneNumberID",
+			good:       "106540352242922",
+			want:       func(c *config.Config) { c.WhatsAppPhoneNumberID = "106540352242922" },
+			with:       map[string]string{"WHATSAPP_TOKEN": "t0ken"},
+			bad:        "+91 98765 43210",
+			badErr:     `WHATSAPP_PHONE_NUMBER_ID="+91 98765 43210": expected the Cloud API phone number ID, 1 to 32 digits (not the phone number itself), or empty`,
+			corrupt:    func(c *config.Config) { c.WhatsAppPhoneNumberID = strings.Repeat("1", 33) },
+			corruptErr: `WHATSAPP_PHONE_NUMBER_ID="` + strings.Repeat("1", 33) + `": expected the Cloud API phone number ID, 1 to 32 digits (not the phone number itself), or empty`,
+		},
+		{
+			name: "WHATSAPP_TOKEN", field: "WhatsAppToken",
+			good:       "EAAG-s3cret.Token_123",
+			want:       func(c *config.Config) { c.WhatsAppToken = "EAAG-s3cret.Token_123" },
+			with:       map[string]string{"WHATSAPP_PHONE_NUMBER_ID": "106540352242922"},
+			bad:        "EAAG s3cret",
+			badErr:     `WHATSAPP_TOKEN="(set)": expected ` + token + `; it holds a space or a character that is not printable ASCII`,
+			corrupt:    func(c *config.Config) { c.WhatsAppToken = strings.Repeat("s", 1025) },
+			corruptErr: `WHATSAPP_TOKEN="(set)": expected ` + token + `; it is 1025 characters long`,
+		},
+		{
+			name: "WHATSAPP_TEMPLATES", field: "WhatsAppTemplates",
+			good: `{"quotation": {"name": "quote_v2", "language": "en_US", "params": ["CustomerName", "QuotationID"]},
+				"renewal_reminder": {"name": "renewal", "language": "hi"}}`,
+			want: func(c *config.Config) {
+				c.WhatsAppTemplates = map[string]config.WhatsAppTemplate{
+					"quotation":        {Name: "quote_v2", Language: "en_US", Params: []string{"CustomerName", "QuotationID"}},
+					"renewal_reminder": {Name: "renewal", Language: "hi"},
+				}
+			},
+			bad:    `{"quote": {"name": "quote_v2", "language": "en"}}`,
+			badErr: `WHATSAPP_TEMPLATES="{\"quote\": {\"name\": \"quote_v2\", \"language\": \"en\"}}": expected ` + templates + `; "quote" is not a template (known: quotation, renewal_reminder, policy_confirmation)`,
+			corrupt: func(c *config.Config) {
+				c.WhatsAppTemplates = map[string]config.WhatsAppTemplate{"policy_confirmation": {Name: "Policy", Language: "en"}}
+			},
+			corruptErr: `WHATSAPP_TEMPLATES="{\"policy_confirmation\":{\"name\":\"Policy\",\"language\":\"en\"}}": expected ` + templates + `; policy_confirmation: name "Policy" is not 1 to 512 lower-case letters, digits and underscores`,
+		},
+		{
+			name: "WHATSAPP_APP_SECRET", field: "WhatsAppAppSecret",
+			good:       "0123456789abcdef0123456789abcdef",
+			want:       func(c *config.Config) { c.WhatsAppAppSecret = "0123456789abcdef0123456789abcdef" },
+			with:       map[string]string{"WHATSAPP_WEBHOOK_VERIFY_TOKEN": "v3rify-Me"},
+			bad:        "app s3cret",
+			badErr:     `WHATSAPP_APP_SECRET="(set)": expected ` + appSecret + `; it holds a space or a character that is not printable ASCII`,
+			corrupt:    func(c *config.Config) { c.WhatsAppAppSecret = strings.Repeat("a", 1025) },
+			corruptErr: `WHATSAPP_APP_SECRET="(set)": expected ` + appSecret + `; it is 1025 characters long`,
+		},
+		{
+			name: "WHATSAPP_WEBHOOK_VERIFY_TOKEN", field: "WhatsAppWebhookVerifyToken",
+			good:       "v3rify-Me.~!_123",
+			want:       func(c *config.Config) { c.WhatsAppWebhookVerifyToken = "v3rify-Me.~!_123" },
+			with:       map[string]string{"WHATSAPP_APP_SECRET": "0123456789abcdef0123456789abcdef"},
+			bad:        "v3rify\tme",
+			badErr:     `WHATSAPP_WEBHOOK_VERIFY_TOKEN="(set)": expected ` + verify + `; it holds a space or a character that is not printable ASCII`,
+			corrupt:    func(c *config.Config) { c.WhatsAppWebhookVerifyToken = "v3rify\u00e9" },
+			corruptErr: `WHATSAPP_WEBHOOK_VERIFY_TOKEN="(set)": expected ` + verify + `; it holds a space or a character that is not printable ASCII`,
 		},
 	}
 }
@@ -457,23 +594,28 @@ func TestVariables(t *testing.T) {
 			t.Parallel()
 
 			t.Run("good", func(t *testing.T) {
-				got, err := config.FromEnv(env(map[string]string{tt.name: " " + tt.good + "\t"}))
+				vars := map[string]string{tt.name: " " + tt.good + "\t"}
+				for k, v := range tt.with {
+					vars[k] = v
+				}
+				got, err := config.FromEnv(env(vars))
 				if err != nil {
 					t.Fatalf("FromEnv(%s=%q) error: %v", tt.name, tt.good, err)
 				}
-				want := config.Default()
+				base := withVars(t, tt.with)
+				want := base
 				tt.want(&want)
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("FromEnv(%s=%q) mismatch (-want +got):\n%s", tt.name, tt.good, diff)
 				}
 				// The variable sets its own field and nothing else.
-				for _, f := range changedFields(config.Default(), got) {
+				for _, f := range changedFields(base, got) {
 					if f != tt.field {
 						t.Errorf("FromEnv(%s=%q) changed field %s, want only %q", tt.name, tt.good, f, tt.field)
 					}
 				}
 				// Set applies the same value the same way.
-				c := config.Default()
+				c := withVars(t, tt.with)
 				if err := c.Set(tt.name, tt.good); err != nil {
 					t.Fatalf("Set(%s, %q) error: %v", tt.name, tt.good, err)
 				}
@@ -514,7 +656,8 @@ func TestVariables(t *testing.T) {
 				if tt.corrupt == nil {
 					t.Skip("the field has no invalid value")
 				}
-				c := config.Default()
+				base := withVars(t, tt.with)
+				c := withVars(t, tt.with)
 				tt.corrupt(&c)
 				err := c.Validate()
 				if err == nil {
@@ -526,12 +669,25 @@ func TestVariables(t *testing.T) {
 				if errs := configErrors(t, err); len(errs) != 1 || errs[0].Var != tt.name {
 					t.Errorf("Validate() errors = %v, want one naming %s", errs, tt.name)
 				}
-				if diff := changedFields(config.Default(), c); tt.field != "" && !slices.Equal(diff, []string{tt.field}) {
+				if diff := changedFields(base, c); tt.field != "" && !slices.Equal(diff, []string{tt.field}) {
 					t.Errorf("corrupt changed fields %v, want [%s]", diff, tt.field)
 				}
 			})
 		})
 	}
+}
+
+// withVars returns Default() with vars set, each with Set (which checks the
+// variable alone, not the rules across variables).
+func withVars(t *testing.T, vars map[string]string) config.Config {
+	t.Helper()
+	c := config.Default()
+	for name, value := range vars {
+		if err := c.Set(name, value); err != nil {
+			t.Fatalf("Set(%s, %q): %v", name, value, err)
+		}
+	}
+	return c
 }
 
 // TestVariablesCovered checks that the variables FromEnv reads, the ones
@@ -650,9 +806,135 @@ func TestFromEnvErrors(t *testing.T) {
 		"whatsapp-normal, pdf-priority, pdf-normal, audit-normal (e.g. pdf-normal=2,audit-normal=0)"
 	backoff := "1 to 20 comma-separated durations, each above 0 and at most 24h (e.g. 60s,300s,900s)"
 	publicURL := "an absolute http or https URL without credentials, query, fragment or trailing slash, or empty"
+	smtpURL := `SMTP_URL="%s": expected empty, or smtp://[user:password@]host[:port] (smtps:// for implicit TLS) ` +
+		`with optional ?security=starttls|opportunistic|none (smtp:// only), timeout=<duration above 0, at most 5m> and helo=<name>; %s`
+	smtpErr := func(value, detail string) string { return fmt.Sprintf(smtpURL, value, detail) }
+	apiURL := "an absolute http or https URL without credentials, query, fragment or trailing slash (e.g. https://graph.facebook.com)"
+	version := "a Graph API version: v, digits, a dot and digits (e.g. v21.0)"
+	phoneID := "the Cloud API phone number ID, 1 to 32 digits (not the phone number itself), or empty"
+	token := "a Cloud API access token of at most 1024 printable ASCII characters without spaces, or empty"
+	appSecret := "the Meta app secret of at most 1024 printable ASCII characters without spaces, or empty"
+	verify := "a webhook verify token of at most 1024 printable ASCII characters without spaces, or empty"
+	const notPrintable = "; it holds a space or a character that is not printable ASCII"
+	templates := `empty, or a JSON object whose keys are among quotation, renewal_reminder and ` +
+		`policy_confirmation, each {"name": …, "language": …, "params": […]} with name 1 to 512 lower-case letters, ` +
+		`digits and underscores, language a code such as en or en_US, and params at most 20 non-empty data field names ` +
+		`(e.g. {"quotation": {"name": "insure_quotation", "language": "en", "params": ["CustomerName", "QuotationID"]}})`
+	tmplErr := func(value, detail string) string {
+		return fmt.Sprintf("WHATSAPP_TEMPLATES=%q: expected %s; %s", value, templates, detail)
+	}
 	tests := []struct {
 		name, value, want string
 	}{
+		{"SMTP_URL", "mail.example.com:587", smtpErr("mail.example.com:587", "the scheme must be smtp:// or smtps://")},
+		{"SMTP_URL", "http://mail.example.com", smtpErr("http://mail.example.com", "the scheme must be smtp:// or smtps://")},
+		{"SMTP_URL", "smtp://", smtpErr("smtp://", "the host is missing")},
+		{"SMTP_URL", "smtp://user:pw@:587", smtpErr("smtp://user:xxxxx@:587", "the host is missing")},
+		{"SMTP_URL", "smtp:mail.example.com", smtpErr("smtp:mail.example.com", "the host is missing")},
+		{"SMTP_URL", `smtp://mail"example.com`, smtpErr(`smtp://mail\"example.com`, "the host is not a host name or IP address")},
+		{"SMTP_URL", "smtp://u%0A:pw@mail.example.com", smtpErr("smtp://u%0A:xxxxx@mail.example.com", "the user name has a control character")},
+		{"SMTP_URL", "smtp://mail.example.com:", smtpErr("smtp://mail.example.com:", "the port must be from 1 to 65535")},
+		{"SMTP_URL", "smtp://mail.example.com:65536", smtpErr("smtp://mail.example.com:65536", "the port must be from 1 to 65535")},
+		{"SMTP_URL", "smtp://mail.example.com:smtp", smtpErr("smtp://mail.example.com:smtp",
+			`it is not a valid URL (percent-encode reserved characters in the user name and password, e.g. "@" as %40 and "/" as %2F)`)},
+		{"SMTP_URL", "smtp://mail.example.com/inbox", smtpErr("smtp://mail.example.com/inbox", `a path is not allowed (percent-encode "/" in the password as %2F)`)},
+		{"SMTP_URL", "smtp://mail.example.com#tls", smtpErr("smtp://mail.example.com#tls", `a fragment is not allowed (percent-encode "#" in the password as %23)`)},
+		{"SMTP_URL", "smtp://mail.example.com#", smtpErr("smtp://mail.example.com#", `a fragment is not allowed (percent-encode "#" in the password as %23)`)},
+		{"SMTP_URL", "smtp://apikey@mail.example.com", smtpErr("smtp://apikey@mail.example.com",
+			"the user has no password: give user:password@ (AUTH needs both), or neither")},
+		{"SMTP_URL", "smtp://apikey:@mail.example.com", smtpErr("smtp://apikey:xxxxx@mail.example.com",
+			"the user has no password: give user:password@ (AUTH needs both), or neither")},
+		{"SMTP_URL", "smtp://:pw@mail.example.com", smtpErr("smtp://:xxxxx@mail.example.com",
+			"the user name is empty: give user:password@, or neither")},
+		{"SMTP_URL", "smtps://mail.example.com?security=starttls", smtpErr("smtps://mail.example.com?security=starttls",
+			"smtps:// always uses implicit TLS: leave out security=, or use smtp://")},
+		{"SMTP_URL", "smtp://mail.example.com?security=tls", smtpErr("smtp://mail.example.com?security=tls", "for implicit TLS use smtps://")},
+		{"SMTP_URL", "smtp://mail.example.com?tls=1", smtpErr("smtp://mail.example.com?tls=1", "the only options are security, timeout and helo")},
+		{"SMTP_URL", "smtp://mail.example.com?Security=none", smtpErr("smtp://mail.example.com?Security=none", "the only options are security, timeout and helo")},
+		{"SMTP_URL", "smtp://mail.example.com?security=none&security=starttls",
+			smtpErr("smtp://mail.example.com?security=none&security=starttls", "each option may be given once")},
+		{"SMTP_URL", "smtp://mail.example.com?security=STARTTLS", smtpErr("smtp://mail.example.com?security=STARTTLS", "security must be starttls, opportunistic or none")},
+		{"SMTP_URL", "smtp://mail.example.com?timeout=30", smtpErr("smtp://mail.example.com?timeout=30",
+			"timeout must be a duration above 0 and at most 5m, with a unit (e.g. 30s)")},
+		{"SMTP_URL", "smtp://mail.example.com?timeout=0s", smtpErr("smtp://mail.example.com?timeout=0s",
+			"timeout must be a duration above 0 and at most 5m, with a unit (e.g. 30s)")},
+		{"SMTP_URL", "smtp://mail.example.com?timeout=5m1s", smtpErr("smtp://mail.example.com?timeout=5m1s",
+			"timeout must be a duration above 0 and at most 5m, with a unit (e.g. 30s)")},
+		{"SMTP_URL", "smtp://mail.example.com?helo=", smtpErr("smtp://mail.example.com?helo=", "helo must be a host name (printable ASCII without spaces)")},
+		{"SMTP_URL", "smtp://mail.example.com?helo=a%20b", smtpErr("smtp://mail.example.com?helo=a%20b", "helo must be a host name (printable ASCII without spaces)")},
+		{"SMTP_URL", "smtp://mail.example.com?helo=%zz", smtpErr("smtp://mail.example.com?helo=%zz",
+			`the options are not a valid query string (percent-encode "?" in the password as %3F)`)},
+		// A password holding reserved characters may be taken for the host or
+		// the options; the error neither quotes nor shows it.
+		{"SMTP_URL", "smtp://u:12?security=hunter2@mail.example.com", smtpErr("smtp://u:xxxxx@mail.example.com",
+			"security must be starttls, opportunistic or none")},
+		{"SMTP_URL", "smtp://u:pa#ss@mail.example.com", smtpErr("smtp://u:xxxxx@mail.example.com",
+			`it is not a valid URL (percent-encode reserved characters in the user name and password, e.g. "@" as %40 and "/" as %2F)`)},
+		{"WHATSAPP_API_URL", "", `WHATSAPP_API_URL="": expected ` + apiURL},
+		{"WHATSAPP_API_URL", "graph.facebook.com", `WHATSAPP_API_URL="graph.facebook.com": expected ` + apiURL},
+		{"WHATSAPP_API_URL", "https://graph.facebook.com/", `WHATSAPP_API_URL="https://graph.facebook.com/": expected ` + apiURL},
+		{"WHATSAPP_API_URL", "https://graph.facebook.com?x=1", `WHATSAPP_API_URL="https://graph.facebook.com?x=1": expected ` + apiURL},
+		{"WHATSAPP_API_URL", "https://graph.facebook.com#x", `WHATSAPP_API_URL="https://graph.facebook.com#x": expected ` + apiURL},
+		{"WHATSAPP_API_VERSION", "", `WHATSAPP_API_VERSION="": expected ` + version},
+		{"WHATSAPP_API_VERSION", "V21.0", `WHATSAPP_API_VERSION="V21.0": expected ` + version},
+		{"WHATSAPP_API_VERSION", "v21.", `WHATSAPP_API_VERSION="v21.": expected ` + version},
+		{"WHATSAPP_API_VERSION", "v21.0.1", `WHATSAPP_API_VERSION="v21.0.1": expected ` + version},
+		{"WHATSAPP_API_VERSION", "v.0", `WHATSAPP_API_VERSION="v.0": expected ` + version},
+		{"WHATSAPP_PHONE_NUMBER_ID", "12a", `WHATSAPP_PHONE_NUMBER_ID="12a": expected ` + phoneID},
+		{"WHATSAPP_PHONE_NUMBER_ID", "-1", `WHATSAPP_PHONE_NUMBER_ID="-1": expected ` + phoneID},
+		{"WHATSAPP_PHONE_NUMBER_ID", strings.Repeat("9", 33), `WHATSAPP_PHONE_NUMBER_ID="` + strings.Repeat("9", 33) + `": expected ` + phoneID},
+		// Secrets: the value is never quoted, whatever is wrong with it.
+		{"WHATSAPP_TOKEN", "t0k\x00en", `WHATSAPP_TOKEN="(set)": expected ` + token + notPrintable},
+		{"WHATSAPP_TOKEN", strings.Repeat("t", 1025), `WHATSAPP_TOKEN="(set)": expected ` + token + "; it is 1025 characters long"},
+		{"WHATSAPP_APP_SECRET", "s3cret\x7f", `WHATSAPP_APP_SECRET="(set)": expected ` + appSecret + notPrintable},
+		{"WHATSAPP_APP_SECRET", "s3cr\u00e9t", `WHATSAPP_APP_SECRET="(set)": expected ` + appSecret + notPrintable},
+		{"WHATSAPP_APP_SECRET", "s3c ret", `WHATSAPP_APP_SECRET="(set)": expected ` + appSecret + notPrintable},
+		{"WHATSAPP_APP_SECRET", strings.Repeat("s", 1025), `WHATSAPP_APP_SECRET="(set)": expected ` + appSecret + "; it is 1025 characters long"},
+		{"WHATSAPP_APP_SECRET", strings.Repeat("\u00e9", 600), `WHATSAPP_APP_SECRET="(set)": expected ` + appSecret + "; it is 1200 characters long"},
+		{"WHATSAPP_WEBHOOK_VERIFY_TOKEN", "v3rify\x00", `WHATSAPP_WEBHOOK_VERIFY_TOKEN="(set)": expected ` + verify + notPrintable},
+		{"WHATSAPP_WEBHOOK_VERIFY_TOKEN", "v3rify\nme", `WHATSAPP_WEBHOOK_VERIFY_TOKEN="(set)": expected ` + verify + notPrintable},
+		{"WHATSAPP_WEBHOOK_VERIFY_TOKEN", "v3rify me", `WHATSAPP_WEBHOOK_VERIFY_TOKEN="(set)": expected ` + verify + notPrintable},
+		{"WHATSAPP_WEBHOOK_VERIFY_TOKEN", strings.Repeat("v", 1025), `WHATSAPP_WEBHOOK_VERIFY_TOKEN="(set)": expected ` + verify + "; it is 1025 characters long"},
+		{"WHATSAPP_TEMPLATES", "quotation=insure_quotation", tmplErr("quotation=insure_quotation", "the value is not a JSON object")},
+		{"WHATSAPP_TEMPLATES", "[]", tmplErr("[]", "the value is not a JSON object")},
+		{"WHATSAPP_TEMPLATES", "null", tmplErr("null", "the value is not a JSON object")},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "q", "language": "en"}`, tmplErr(`{"quotation": {"name": "q", "language": "en"}`,
+			"invalid JSON: the object is not closed")},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "q", "language": "en"}} {}`, tmplErr(`{"quotation": {"name": "q", "language": "en"}} {}`,
+			"unexpected data after the JSON object")},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "q", "language": "en"},}`, tmplErr(`{"quotation": {"name": "q", "language": "en"},}`,
+			"invalid JSON: invalid character '}' looking for beginning of object key string")},
+		{"WHATSAPP_TEMPLATES", `{"quotation" {}}`, tmplErr(`{"quotation" {}}`, "invalid JSON: expected colon after object key")},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "a", "language": "en"}, "quotation": {"name": "b", "language": "en"}}`,
+			tmplErr(`{"quotation": {"name": "a", "language": "en"}, "quotation": {"name": "b", "language": "en"}}`, `"quotation" is given twice`)},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "q", "lang": "en"}}`, tmplErr(`{"quotation": {"name": "q", "lang": "en"}}`,
+			`quotation: unknown field "lang"`)},
+		{"WHATSAPP_TEMPLATES", `{"quotation": "insure_quotation"}`, tmplErr(`{"quotation": "insure_quotation"}`,
+			"quotation: expected an object, got string")},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": 1, "language": "en"}}`, tmplErr(`{"quotation": {"name": 1, "language": "en"}}`,
+			"quotation: name must be a string, got number")},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "q", "language": "en", "params": "CustomerName"}}`,
+			tmplErr(`{"quotation": {"name": "q", "language": "en", "params": "CustomerName"}}`, "quotation: params must be an array of strings, got string")},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "q", "language": "en", "params": [1]}}`,
+			tmplErr(`{"quotation": {"name": "q", "language": "en", "params": [1]}}`, "quotation: params must be an array of strings, got number")},
+		{"WHATSAPP_TEMPLATES", `{"quotation": null}`, tmplErr(`{"quotation": null}`,
+			`quotation: name "" is not 1 to 512 lower-case letters, digits and underscores`)},
+		{"WHATSAPP_TEMPLATES", `{"renewal_reminder": {"name": "insure-renewal", "language": "en"}}`,
+			tmplErr(`{"renewal_reminder": {"name": "insure-renewal", "language": "en"}}`,
+				`renewal_reminder: name "insure-renewal" is not 1 to 512 lower-case letters, digits and underscores`)},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "` + strings.Repeat("q", 513) + `", "language": "en"}}`,
+			tmplErr(`{"quotation": {"name": "`+strings.Repeat("q", 513)+`", "language": "en"}}`,
+				`quotation: name "`+strings.Repeat("q", 513)+`" is not 1 to 512 lower-case letters, digits and underscores`)},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "q", "language": "en-US"}}`, tmplErr(`{"quotation": {"name": "q", "language": "en-US"}}`,
+			`quotation: language "en-US" is not a code such as en or en_US`)},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "q"}}`, tmplErr(`{"quotation": {"name": "q"}}`,
+			`quotation: language "" is not a code such as en or en_US`)},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "q", "language": "en", "params": ["CustomerName", ""]}}`,
+			tmplErr(`{"quotation": {"name": "q", "language": "en", "params": ["CustomerName", ""]}}`, "quotation: params[1] is empty")},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "q", "language": "en", "params": [` + strings.Repeat(`"P",`, 20) + `"P"]}}`,
+			tmplErr(`{"quotation": {"name": "q", "language": "en", "params": [`+strings.Repeat(`"P",`, 20)+`"P"]}}`, "quotation: 21 params, more than 20")},
+		{"WHATSAPP_TEMPLATES", `{"Quotation": {"name": "q", "language": "en"}}`, tmplErr(`{"Quotation": {"name": "q", "language": "en"}}`,
+			`"Quotation" is not a template (known: quotation, renewal_reminder, policy_confirmation)`)},
 		{"QUEUE_WORKERS", "billing=2", `QUEUE_WORKERS="billing=2": expected ` + workers + `; "billing" is not a queue`},
 		{"QUEUE_WORKERS", "normal=2,normal=3", `QUEUE_WORKERS="normal=2,normal=3": expected ` + workers + `; "normal" is given twice`},
 		{"QUEUE_WORKERS", "normal", `QUEUE_WORKERS="normal": expected ` + workers + `; "normal" is not queue=N`},
@@ -730,6 +1012,40 @@ func TestFromEnvAccepts(t *testing.T) {
 		{"PUBLIC_URL", "", func(c config.Config) bool { return c.PublicURL == "" }},
 		{"PUBLIC_URL", "http://127.0.0.1:8080", func(c config.Config) bool { return c.PublicURL == "http://127.0.0.1:8080" }},
 		{"PUBLIC_URL", "https://example.com/insure", func(c config.Config) bool { return c.PublicURL == "https://example.com/insure" }},
+		{"SMTP_URL", "", func(c config.Config) bool { return c.SMTPURL == "" && c.EffectiveMailDriver() == "log" }},
+		{"SMTP_URL", "smtp://mail.example.com", func(c config.Config) bool { return c.EffectiveMailDriver() == "smtp" }},
+		{"SMTP_URL", "SMTP://mail.example.com:25/", func(c config.Config) bool { return c.SMTPURL == "SMTP://mail.example.com:25/" }},
+		{"SMTP_URL", "smtp://[::1]:2525?security=none", func(c config.Config) bool { return c.SMTPURL == "smtp://[::1]:2525?security=none" }},
+		{"SMTP_URL", "smtp://apikey:k@mail.example.com:587?security=opportunistic&timeout=5m&helo=insure-1", func(c config.Config) bool {
+			return c.SMTPURL == "smtp://apikey:k@mail.example.com:587?security=opportunistic&timeout=5m&helo=insure-1"
+		}},
+		{"SMTP_URL", "smtps://u%40x:p%2Fw%23%3F@mail.example.com:465?security=tls&timeout=1ms", func(c config.Config) bool {
+			return c.SMTPURL == "smtps://u%40x:p%2Fw%23%3F@mail.example.com:465?security=tls&timeout=1ms"
+		}},
+		{"WHATSAPP_API_URL", "https://graph.facebook.com:443", func(c config.Config) bool { return c.WhatsAppAPIURL == "https://graph.facebook.com:443" }},
+		{"WHATSAPP_API_VERSION", "v1.10", func(c config.Config) bool { return c.WhatsAppAPIVersion == "v1.10" }},
+		{"WHATSAPP_PHONE_NUMBER_ID", "", func(c config.Config) bool { return c.WhatsAppPhoneNumberID == "" }},
+		{"WHATSAPP_TOKEN", "", func(c config.Config) bool { return c.WhatsAppToken == "" }},
+		{"WHATSAPP_APP_SECRET", "", func(c config.Config) bool { return c.WhatsAppAppSecret == "" }},
+		{"WHATSAPP_APP_SECRET", "  \t", func(c config.Config) bool { return c.WhatsAppAppSecret == "" }},
+		{"WHATSAPP_WEBHOOK_VERIFY_TOKEN", "", func(c config.Config) bool { return c.WhatsAppWebhookVerifyToken == "" }},
+		{"WHATSAPP_TEMPLATES", "", func(c config.Config) bool { return c.WhatsAppTemplates != nil && len(c.WhatsAppTemplates) == 0 }},
+		{"WHATSAPP_TEMPLATES", "{}", func(c config.Config) bool { return c.WhatsAppTemplates != nil && len(c.WhatsAppTemplates) == 0 }},
+		{"WHATSAPP_TEMPLATES", `{"policy_confirmation": {"name": "p", "language": "en", "params": []}}`, func(c config.Config) bool {
+			p := c.WhatsAppTemplates["policy_confirmation"].Params
+			return p != nil && len(p) == 0
+		}},
+		{"WHATSAPP_TEMPLATES", `{"quotation": {"name": "` + strings.Repeat("q", 512) + `", "language": "fil", "params": [` +
+			strings.Repeat(`"P",`, 19) + `"P"]}}`, func(c config.Config) bool {
+			return len(c.WhatsAppTemplates["quotation"].Params) == 20
+		}},
+		{"MAIL_DRIVER", "Auto", func(c config.Config) bool { return c.MailDriver == "auto" }},
+		{"MAIL_DRIVER", "log", func(c config.Config) bool { return c.MailDriver == "log" && c.EffectiveMailDriver() == "log" }},
+		{"WHATSAPP_DRIVER", "LOG", func(c config.Config) bool { return c.WhatsAppDriver == "log" }},
+		{"BREAKER_FAILURES", "1", func(c config.Config) bool { return c.BreakerFailures == 1 }},
+		{"BREAKER_FAILURES", "1000", func(c config.Config) bool { return c.BreakerFailures == 1000 }},
+		{"BREAKER_OPEN_FOR", "100ms", func(c config.Config) bool { return c.BreakerOpenFor == 100*time.Millisecond }},
+		{"BREAKER_OPEN_FOR", "1h", func(c config.Config) bool { return c.BreakerOpenFor == time.Hour }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -757,9 +1073,9 @@ func TestValidateZeroConfig(t *testing.T) {
 	want := []string{
 		"DATABASE_URL", "SQLITE_SYNCHRONOUS", "HTTP_ADDR", "MAIL_FROM", "ADMIN_EMAIL", "QUEUE_BACKOFF",
 		"QUEUE_MAX_ATTEMPTS", "QUEUE_JOB_TIMEOUT", "QUEUE_FETCH_COOLDOWN", "QUEUE_FETCH_POLL_INTERVAL",
-		"DB_MAX_CONNS", "QUEUE_SNOOZE", "QUEUE_WORKERS", "MAX_EVENTS_PER_BATCH",
+		"DB_MAX_CONNS", "QUEUE_SNOOZE", "BREAKER_FAILURES", "BREAKER_OPEN_FOR", "QUEUE_WORKERS", "MAX_EVENTS_PER_BATCH",
 		"DOCUMENTS_DIR", "CURRENCY", "EXPIRY_SCAN_INTERVAL", "EVENT_RETENTION_DAYS", "PDF_GENERATION_ASYNC",
-		"LOG_FORMAT", "MAIL_DRIVER", "WHATSAPP_DRIVER",
+		"LOG_FORMAT", "MAIL_DRIVER", "WHATSAPP_DRIVER", "WHATSAPP_API_URL", "WHATSAPP_API_VERSION",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("Config{}.Validate() variables mismatch (-want +got):\n%s", diff)
@@ -847,6 +1163,17 @@ func TestRedactedRoundTrip(t *testing.T) {
 	c.QueueFetchCooldown = 1500 * time.Microsecond
 	c.QueueFetchPollInterval = 90 * time.Second
 	c.DBMaxConns = 2
+	c.MailDriver = "log"
+	c.WhatsAppDriver = "log"
+	c.WhatsAppAPIURL = "http://localhost:9090"
+	c.WhatsAppAPIVersion = "v19.0"
+	c.WhatsAppTemplates = map[string]config.WhatsAppTemplate{
+		"quotation":           {Name: "q", Language: "en", Params: []string{"CustomerName", `Odd "name" <&>`}},
+		"policy_confirmation": {Name: "p", Language: "en_GB", Params: []string{}},
+		"renewal_reminder":    {Name: "r", Language: "fil"},
+	}
+	c.BreakerFailures = 1
+	c.BreakerOpenFor = 1500 * time.Millisecond
 	got, err := config.FromEnv(env(c.Redacted()))
 	if err != nil {
 		t.Fatalf("FromEnv(Redacted()) error: %v", err)
@@ -889,6 +1216,264 @@ func TestPublicURLRejectsCredentialsAndQuery(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "pw@") {
 			t.Errorf("PUBLIC_URL error echoes the password: %v", err)
+		}
+	}
+}
+
+func TestCrossVariableRules(t *testing.T) {
+	t.Parallel()
+
+	const (
+		smtpNeeded  = `SMTP_URL="": expected an smtp:// or smtps:// URL because MAIL_DRIVER is smtp (or set MAIL_DRIVER to auto or log)`
+		idForDriver = `WHATSAPP_PHONE_NUMBER_ID="": expected the Cloud API phone number ID (1 to 32 digits) ` +
+			`because WHATSAPP_DRIVER is cloudapi (or set WHATSAPP_DRIVER to auto or log)`
+		tokenForDriver = `WHATSAPP_TOKEN="": expected a Cloud API access token ` +
+			`because WHATSAPP_DRIVER is cloudapi (or set WHATSAPP_DRIVER to auto or log)`
+		idForToken = `WHATSAPP_PHONE_NUMBER_ID="": expected the Cloud API phone number ID (1 to 32 digits) ` +
+			`because WHATSAPP_TOKEN is set: the Cloud API needs both (or unset WHATSAPP_TOKEN)`
+		tokenForID = `WHATSAPP_TOKEN="": expected a Cloud API access token ` +
+			`because WHATSAPP_PHONE_NUMBER_ID is set: the Cloud API needs both (or unset WHATSAPP_PHONE_NUMBER_ID)`
+		secretForVerify = `WHATSAPP_APP_SECRET="": expected the Meta app secret ` +
+			`because WHATSAPP_WEBHOOK_VERIFY_TOKEN is set: the webhook needs both (or unset WHATSAPP_WEBHOOK_VERIFY_TOKEN)`
+		verifyForSecret = `WHATSAPP_WEBHOOK_VERIFY_TOKEN="": expected a webhook verify token ` +
+			`because WHATSAPP_APP_SECRET is set: the webhook needs both (or unset WHATSAPP_APP_SECRET)`
+	)
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // exact errors, in order; nil for valid
+	}{
+		{"smtp without SMTP_URL", map[string]string{"MAIL_DRIVER": "smtp"}, []string{smtpNeeded}},
+		{"smtp with SMTP_URL", map[string]string{"MAIL_DRIVER": "smtp", "SMTP_URL": "smtp://mail.example.com"}, nil},
+		{"log with SMTP_URL", map[string]string{"MAIL_DRIVER": "log", "SMTP_URL": "smtp://mail.example.com"}, nil},
+		{"smtp with an invalid SMTP_URL reports it once", map[string]string{"MAIL_DRIVER": "smtp", "SMTP_URL": "smtp://:pw@"}, []string{
+			`SMTP_URL="smtp://:xxxxx@": expected empty, or smtp://[user:password@]host[:port] (smtps:// for implicit TLS) ` +
+				`with optional ?security=starttls|opportunistic|none (smtp:// only), timeout=<duration above 0, at most 5m> and helo=<name>; the host is missing`,
+		}},
+		{"cloudapi without either", map[string]string{"WHATSAPP_DRIVER": "cloudapi"}, []string{idForDriver, tokenForDriver}},
+		{"cloudapi without the ID", map[string]string{"WHATSAPP_DRIVER": "cloudapi", "WHATSAPP_TOKEN": "t0ken"}, []string{idForDriver}},
+		{"cloudapi without the token", map[string]string{"WHATSAPP_DRIVER": "cloudapi", "WHATSAPP_PHONE_NUMBER_ID": "1"}, []string{tokenForDriver}},
+		{"cloudapi with both", map[string]string{"WHATSAPP_DRIVER": "cloudapi", "WHATSAPP_TOKEN": "t0ken", "WHATSAPP_PHONE_NUMBER_ID": "1"}, nil},
+		{"token without the ID", map[string]string{"WHATSAPP_TOKEN": "t0ken"}, []string{idForToken}},
+		{"ID without the token", map[string]string{"WHATSAPP_PHONE_NUMBER_ID": "1"}, []string{tokenForID}},
+		{"token without the ID, log driver", map[string]string{"WHATSAPP_DRIVER": "log", "WHATSAPP_TOKEN": "t0ken"}, []string{idForToken}},
+		{"an invalid ID is reported once", map[string]string{"WHATSAPP_TOKEN": "t0ken", "WHATSAPP_PHONE_NUMBER_ID": "x"}, []string{
+			`WHATSAPP_PHONE_NUMBER_ID="x": expected the Cloud API phone number ID, 1 to 32 digits (not the phone number itself), or empty`,
+		}},
+		{"both drivers at once", map[string]string{"MAIL_DRIVER": "smtp", "WHATSAPP_PHONE_NUMBER_ID": "1"}, []string{smtpNeeded, tokenForID}},
+		{"app secret without the verify token", map[string]string{"WHATSAPP_APP_SECRET": "s3cret"}, []string{verifyForSecret}},
+		{"verify token without the app secret", map[string]string{"WHATSAPP_WEBHOOK_VERIFY_TOKEN": "v3rify"}, []string{secretForVerify}},
+		{"app secret and verify token", map[string]string{"WHATSAPP_APP_SECRET": "s3cret", "WHATSAPP_WEBHOOK_VERIFY_TOKEN": "v3rify"}, nil},
+		{"empty app secret and verify token", map[string]string{"WHATSAPP_APP_SECRET": "", "WHATSAPP_WEBHOOK_VERIFY_TOKEN": " "}, nil},
+		{"webhook pair independent of the Cloud API pair", map[string]string{
+			"WHATSAPP_APP_SECRET": "s3cret", "WHATSAPP_WEBHOOK_VERIFY_TOKEN": "v3rify", "WHATSAPP_DRIVER": "log",
+		}, nil},
+		{"webhook pair with cloudapi", map[string]string{
+			"WHATSAPP_DRIVER": "cloudapi", "WHATSAPP_TOKEN": "t0ken", "WHATSAPP_PHONE_NUMBER_ID": "1", "WHATSAPP_APP_SECRET": "s3cret",
+		}, []string{verifyForSecret}},
+		{"both pairs half set", map[string]string{"WHATSAPP_TOKEN": "t0ken", "WHATSAPP_WEBHOOK_VERIFY_TOKEN": "v3rify"},
+			[]string{idForToken, secretForVerify}},
+		{"an invalid app secret is reported once", map[string]string{"WHATSAPP_APP_SECRET": "s3c ret", "WHATSAPP_WEBHOOK_VERIFY_TOKEN": "v3rify"}, []string{
+			`WHATSAPP_APP_SECRET="(set)": expected the Meta app secret of at most 1024 printable ASCII characters without spaces, or empty; ` +
+				`it holds a space or a character that is not printable ASCII`,
+		}},
+		{"an invalid verify token is reported once", map[string]string{"WHATSAPP_APP_SECRET": "s3cret", "WHATSAPP_WEBHOOK_VERIFY_TOKEN": "v3 rify"}, []string{
+			`WHATSAPP_WEBHOOK_VERIFY_TOKEN="(set)": expected a webhook verify token of at most 1024 printable ASCII characters without spaces, or empty; ` +
+				`it holds a space or a character that is not printable ASCII`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			_, err := config.FromEnv(env(tt.env))
+			for _, e := range configErrors(t, err) {
+				got = append(got, e.Error())
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("FromEnv errors mismatch (-want +got):\n%s", diff)
+			}
+
+			// Validate on a Config set field by field says the same, unless
+			// FromEnv rejected a value that Set rejects too.
+			c := config.Default()
+			for name, value := range tt.env {
+				_ = c.Set(name, value)
+			}
+			got = nil
+			for _, e := range configErrors(t, c.Validate()) {
+				got = append(got, e.Error())
+			}
+			if strings.Contains(tt.name, "invalid") {
+				return
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Validate errors mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEffectiveDrivers(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		env                 map[string]string
+		wantMail, wantWhats string
+	}{
+		{nil, "log", "log"},
+		{map[string]string{"SMTP_URL": "smtps://mail.example.com"}, "smtp", "log"},
+		{map[string]string{"SMTP_URL": "smtps://mail.example.com", "MAIL_DRIVER": "log"}, "log", "log"},
+		{map[string]string{"MAIL_DRIVER": "SMTP", "SMTP_URL": "smtp://mail.example.com"}, "smtp", "log"},
+		{map[string]string{"WHATSAPP_TOKEN": "t", "WHATSAPP_PHONE_NUMBER_ID": "1"}, "log", "cloudapi"},
+		{map[string]string{"WHATSAPP_TOKEN": "t", "WHATSAPP_PHONE_NUMBER_ID": "1", "WHATSAPP_DRIVER": "log"}, "log", "log"},
+		{map[string]string{"WHATSAPP_TOKEN": "t", "WHATSAPP_PHONE_NUMBER_ID": "1", "WHATSAPP_DRIVER": "cloudapi"}, "log", "cloudapi"},
+		{map[string]string{"WHATSAPP_TOKEN": "t", "WHATSAPP_PHONE_NUMBER_ID": "1", "WHATSAPP_API_ENABLED": "false"}, "log", "cloudapi"},
+	}
+	for _, tt := range tests {
+		c, err := config.FromEnv(env(tt.env))
+		if err != nil {
+			t.Fatalf("FromEnv(%v) error: %v", tt.env, err)
+		}
+		if got := c.EffectiveMailDriver(); got != tt.wantMail {
+			t.Errorf("FromEnv(%v).EffectiveMailDriver() = %q, want %q", tt.env, got, tt.wantMail)
+		}
+		if got := c.EffectiveWhatsAppDriver(); got != tt.wantWhats {
+			t.Errorf("FromEnv(%v).EffectiveWhatsAppDriver() = %q, want %q", tt.env, got, tt.wantWhats)
+		}
+	}
+
+	// Outside Validate, auto is resolved and anything else returned as is.
+	c := config.Config{MailDriver: "auto", WhatsAppDriver: "auto", WhatsAppToken: "t"}
+	if got, want := c.EffectiveMailDriver()+","+c.EffectiveWhatsAppDriver(), "log,log"; got != want {
+		t.Errorf("zero-ish Config drivers = %s, want %s", got, want)
+	}
+	c = config.Config{MailDriver: "bogus", WhatsAppDriver: ""}
+	if got, want := c.EffectiveMailDriver()+","+c.EffectiveWhatsAppDriver(), "bogus,"; got != want {
+		t.Errorf("invalid Config drivers = %q, want %q", got, want)
+	}
+}
+
+// TestSecretsNeverEchoed checks that the SMTP password, the WhatsApp token,
+// the Meta app secret and the webhook verify token never reach Redacted,
+// Vars or an error, from FromEnv, Set or Validate, whether the value is
+// valid or not.
+func TestSecretsNeverEchoed(t *testing.T) {
+	t.Parallel()
+
+	const (
+		password    = "pa55-S3CRET"
+		token       = "EAAG-T0KEN-S3CRET"
+		appSecret   = "APP-S3CRET-0123456789abcdef"
+		verifyToken = "VERIFY-S3CRET-t0ken"
+	)
+	secrets := []string{password, token, appSecret, verifyToken, "S3CRET"}
+	smtpURL := "smtp://mailer:" + password + "@mail.example.com:587?security=starttls"
+	c, err := config.FromEnv(env(map[string]string{
+		"SMTP_URL": smtpURL, "WHATSAPP_TOKEN": token, "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+		"WHATSAPP_APP_SECRET": appSecret, "WHATSAPP_WEBHOOK_VERIFY_TOKEN": verifyToken,
+	}))
+	if err != nil {
+		t.Fatalf("FromEnv error: %v", err)
+	}
+	if c.SMTPURL != smtpURL || c.WhatsAppToken != token || c.WhatsAppAppSecret != appSecret || c.WhatsAppWebhookVerifyToken != verifyToken {
+		t.Errorf("SMTPURL, WhatsAppToken, WhatsAppAppSecret, WhatsAppWebhookVerifyToken = %q, %q, %q, %q; "+
+			"want them in clear for the drivers and the webhook",
+			c.SMTPURL, c.WhatsAppToken, c.WhatsAppAppSecret, c.WhatsAppWebhookVerifyToken)
+	}
+	r := c.Redacted()
+	if got, want := r["SMTP_URL"], "smtp://mailer:xxxxx@mail.example.com:587?security=starttls"; got != want {
+		t.Errorf("Redacted()[SMTP_URL] = %q, want %q", got, want)
+	}
+	for _, name := range []string{"WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_WEBHOOK_VERIFY_TOKEN"} {
+		if got := r[name]; got != "(set)" {
+			t.Errorf("Redacted()[%s] = %q, want (set)", name, got)
+		}
+		if got := config.Default().Redacted()[name]; got != "" {
+			t.Errorf("Default().Redacted()[%s] = %q, want empty", name, got)
+		}
+	}
+	texts := []string{fmt.Sprint(r), fmt.Sprint(config.Vars())}
+
+	// A lone secret breaks a rule across variables; that error names the
+	// missing partner and never shows the secret that is set.
+	for _, lone := range []map[string]string{
+		{"WHATSAPP_TOKEN": token},
+		{"WHATSAPP_APP_SECRET": appSecret},
+		{"WHATSAPP_WEBHOOK_VERIFY_TOKEN": verifyToken},
+	} {
+		_, envErr := config.FromEnv(env(lone))
+		d := config.Default()
+		for k, v := range lone {
+			if err := d.Set(k, v); err != nil {
+				t.Fatalf("Set(%s) error: %v", k, err)
+			}
+		}
+		validateErr := d.Validate()
+		for _, err := range []error{envErr, validateErr} {
+			if err == nil {
+				t.Errorf("%v alone: got nil error", lone)
+				continue
+			}
+			texts = append(texts, err.Error())
+			for _, e := range configErrors(t, err) {
+				texts = append(texts, e.Value, e.Expected)
+			}
+		}
+		texts = append(texts, fmt.Sprint(d.Redacted()))
+	}
+
+	// Invalid values, each with the secret in it, through every entry point.
+	bad := map[string][]string{
+		"SMTP_URL": {
+			"smtp://mailer:" + password + "@mail.example.com:0",
+			"smtp://mailer:1?security=" + password + "@mail.example.com",
+			"smtp://mailer:" + password + "#@mail.example.com",
+			"smtp://mailer:" + password + "/x@mail.example.com",
+			"smtp://mailer:" + password + "?x@mail.example.com",
+			"smtp://mailer:" + password + "@",
+			"smtp:mailer:" + password + "@mail.example.com",
+			"smtp://mailer:" + password + "%zz@mail.example.com",
+			"ftp://mailer:" + password + "@mail.example.com",
+		},
+		"WHATSAPP_TOKEN":                {token + " x", token + "\x00", token + "é", strings.Repeat(token, 100)},
+		"WHATSAPP_APP_SECRET":           {appSecret + " x", appSecret + "\x7f", appSecret + "é", strings.Repeat(appSecret, 100)},
+		"WHATSAPP_WEBHOOK_VERIFY_TOKEN": {verifyToken + "\tx", verifyToken + "\nx", "é" + verifyToken, strings.Repeat(verifyToken, 100)},
+	}
+	for name, values := range bad {
+		for _, v := range values {
+			_, envErr := config.FromEnv(env(map[string]string{name: v}))
+			d := config.Default()
+			setErr := d.Set(name, v)
+			switch name {
+			case "SMTP_URL":
+				d.SMTPURL = v
+			case "WHATSAPP_TOKEN":
+				d.WhatsAppToken = v
+			case "WHATSAPP_APP_SECRET":
+				d.WhatsAppAppSecret = v
+			case "WHATSAPP_WEBHOOK_VERIFY_TOKEN":
+				d.WhatsAppWebhookVerifyToken = v
+			}
+			validateErr := d.Validate()
+			for _, err := range []error{envErr, setErr, validateErr} {
+				if err == nil {
+					t.Errorf("%s=%q: got nil error", name, v)
+					continue
+				}
+				texts = append(texts, err.Error())
+				for _, e := range configErrors(t, err) {
+					texts = append(texts, e.Value, e.Expected)
+				}
+			}
+			texts = append(texts, d.Redacted()[name], fmt.Sprint(d.Redacted()))
+		}
+	}
+	for _, s := range texts {
+		for _, secret := range secrets {
+			if strings.Contains(s, secret) {
+				t.Errorf("a secret leaked: %s", s)
+			}
 		}
 	}
 }

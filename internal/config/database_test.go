@@ -147,6 +147,11 @@ func TestRedactDatabaseURL(t *testing.T) {
 		{"host=db password = 'it''s secret' dbname=insure", "host=db password = xxxxx dbname=insure"},
 		{"mysql:root:s3cret@db://x", "mysql:xxxxx@db://x"},
 		{"sqlite://./insure.db", "sqlite://./insure.db"},
+		{"smtp://mailer:s3cret@mail.example.com:587?security=starttls", "smtp://mailer:xxxxx@mail.example.com:587?security=starttls"},
+		{"smtps://:s3cret@mail.example.com", "smtps://:xxxxx@mail.example.com"},
+		{"smtp://mailer@mail.example.com", "smtp://mailer@mail.example.com"},
+		{"smtp://mailer:p@ss?w#rd@mail.example.com?helo=x", "smtp://mailer:xxxxx@mail.example.com?helo=x"},
+		{"https://graph.facebook.com", "https://graph.facebook.com"},
 		{"insure.db", "insure.db"},
 	}
 	for _, tt := range tests {

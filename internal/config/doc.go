@@ -35,9 +35,21 @@
 //
 // # Secrets
 //
-// DATABASE_URL may hold a PostgreSQL password. Errors, Vars and Redacted
-// show it as "xxxxx" (see RedactDatabaseURL); only Config.DatabaseURL and
-// DatabaseTarget.URL hold it in clear, for opening the connection.
+// DATABASE_URL may hold a PostgreSQL password and SMTP_URL an SMTP one.
+// Errors, Vars and Redacted show them as "xxxxx" (see RedactDatabaseURL),
+// and WHATSAPP_TOKEN, WHATSAPP_APP_SECRET and WHATSAPP_WEBHOOK_VERIFY_TOKEN
+// as "(set)"; only the Config fields (and DatabaseTarget.URL) hold them in
+// clear, for the drivers and the webhook.
+//
+// # Rules across variables
+//
+// Validate also checks what one variable needs of another: MAIL_DRIVER=smtp
+// needs SMTP_URL, WHATSAPP_DRIVER=cloudapi needs WHATSAPP_TOKEN and
+// WHATSAPP_PHONE_NUMBER_ID, and those two are set together, as are
+// WHATSAPP_APP_SECRET and WHATSAPP_WEBHOOK_VERIFY_TOKEN. Each such error
+// names the variable that is missing. With the default driver "auto",
+// EffectiveMailDriver and EffectiveWhatsAppDriver pick the real driver when
+// its settings are present and the log driver otherwise.
 //
 // # Databases
 //

@@ -48,3 +48,27 @@ func ExampleConfig_Set() {
 	// :0
 	// LOG_LEVEL="verbose": expected debug, info, warn or error
 }
+
+func ExampleConfig_EffectiveMailDriver() {
+	// With the default MAIL_DRIVER=auto, setting SMTP_URL turns SMTP on.
+	cfg, err := config.FromEnv(func(name string) (string, bool) {
+		if name == "SMTP_URL" {
+			return "smtps://mailer:s3cret@smtp.example.com:465", true
+		}
+		return "", false
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(cfg.EffectiveMailDriver(), cfg.EffectiveWhatsAppDriver())
+	fmt.Println(cfg.Redacted()["SMTP_URL"])
+
+	// MAIL_DRIVER=smtp without SMTP_URL names what is missing.
+	cfg = config.Default()
+	cfg.MailDriver = config.DriverSMTP
+	fmt.Println(cfg.Validate())
+	// Output:
+	// smtp log
+	// smtps://mailer:xxxxx@smtp.example.com:465
+	// SMTP_URL="": expected an smtp:// or smtps:// URL because MAIL_DRIVER is smtp (or set MAIL_DRIVER to auto or log)
+}

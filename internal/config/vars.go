@@ -72,6 +72,13 @@ const (
 	documentsDirExpected = "a non-empty directory path"
 	currencyExpected     = "an ISO 4217 code of three upper-case letters (e.g. INR)"
 	logLevelExpected     = "debug, info, warn or error"
+	baseURLExpected      = "an absolute http or https URL without credentials, query, fragment or trailing slash"
+
+	mailDriverExpected = "auto (smtp when SMTP_URL is set, else log), " +
+		"log (the development driver that records each message in the database) or smtp (send through SMTP_URL)"
+	whatsAppDriverExpected = "auto (cloudapi when WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID are set, else log), " +
+		"log (the development driver that records each message in the database) " +
+		"or cloudapi (send through the WhatsApp Cloud API)"
 )
 
 // variables returns the table of every environment variable, in the order
@@ -168,16 +175,11 @@ func variables() []variable {
 		{
 			name:     "PUBLIC_URL",
 			doc:      "Base URL customers reach the API at, used in the verification link of the welcome email. Empty: http://HTTP_ADDR.",
-			expected: "an absolute http or https URL without credentials, query, fragment or trailing slash, or empty",
+			expected: baseURLExpected + ", or empty",
 			parse:    func(c *Config, s string) string { c.PublicURL = s; return "" },
 			check: func(c *Config) string {
-				if c.PublicURL == "" {
-					return ""
-				}
-				u, err := url.Parse(c.PublicURL)
-				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.HasSuffix(c.PublicURL, "/") ||
-					u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(c.PublicURL, "?#") {
-					return "an absolute http or https URL without credentials, query, fragment or trailing slash, or empty"
+				if c.PublicURL != "" && !isBaseURL(c.PublicURL) {
+					return baseURLExpected + ", or empty"
 				}
 				return ""
 			},
@@ -187,6 +189,13 @@ func variables() []variable {
 		durationVar("QUEUE_SNOOZE",
 			"How long a listener waits before trying again when a provider (mail, WhatsApp) is unavailable.",
 			10*time.Millisecond, 24*time.Hour, func(c *Config) *time.Duration { return &c.QueueSnooze }),
+		intVar("BREAKER_FAILURES",
+			"How many consecutive failures of a provider (mail, WhatsApp) open its circuit breaker, "+
+				"which then turns requests to that provider away until BREAKER_OPEN_FOR has passed.",
+			1, 1000, func(c *Config) *int { return &c.BreakerFailures }),
+		durationVar("BREAKER_OPEN_FOR",
+			"How long an open circuit breaker stays open before it lets one trial request through to the provider.",
+			100*time.Millisecond, time.Hour, func(c *Config) *time.Duration { return &c.BreakerOpenFor }),
 		{
 			name: "QUEUE_WORKERS",
 			doc: "Workers this process runs per queue, as overrides of the defaults " +
@@ -288,14 +297,112 @@ func variables() []variable {
 		enumVar("LOG_FORMAT", "Log output format: json for machines, text for people. Case-insensitive.",
 			"json or text", strings.ToLower, []string{"json", "text"},
 			func(c *Config) *string { return &c.LogFormat }),
-		enumVar("MAIL_DRIVER", "How email is delivered.",
-			"log (the development driver that records each message in the database)",
-			strings.ToLower, []string{"log"},
+		enumVar("MAIL_DRIVER", "How email is delivered. Case-insensitive.",
+			mailDriverExpected, strings.ToLower, []string{DriverAuto, DriverLog, DriverSMTP},
 			func(c *Config) *string { return &c.MailDriver }),
-		enumVar("WHATSAPP_DRIVER", "How WhatsApp messages are delivered.",
-			"log (the development driver that records each message in the database)",
-			strings.ToLower, []string{"log"},
+		{
+			name: "SMTP_URL",
+			doc: "SMTP server that email is sent through (MAIL_DRIVER smtp, or auto). Empty: no SMTP server. " +
+				"security=starttls requires STARTTLS, opportunistic (the default) uses it when the server offers it, " +
+				"none never does; " +
+				"smtps:// uses implicit TLS. " +
+				"A password is never logged or echoed in errors.",
+			expected: smtpURLExpected,
+			parse:    func(c *Config, s string) string { c.SMTPURL = s; return "" },
+			check:    func(c *Config) string { return checkSMTPURL(c.SMTPURL) },
+			format:   func(c *Config) string { return c.SMTPURL },
+			redact:   RedactDatabaseURL,
+		},
+		enumVar("WHATSAPP_DRIVER", "How WhatsApp messages are delivered. Case-insensitive.",
+			whatsAppDriverExpected, strings.ToLower, []string{DriverAuto, DriverLog, DriverCloudAPI},
 			func(c *Config) *string { return &c.WhatsAppDriver }),
+		{
+			name:     "WHATSAPP_API_URL",
+			doc:      "Base URL of the WhatsApp Cloud API (the Graph API); change it only for a proxy or a test server.",
+			expected: baseURLExpected + " (e.g. https://graph.facebook.com)",
+			parse:    func(c *Config, s string) string { c.WhatsAppAPIURL = s; return "" },
+			check: func(c *Config) string {
+				if !isBaseURL(c.WhatsAppAPIURL) {
+					return baseURLExpected + " (e.g. https://graph.facebook.com)"
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.WhatsAppAPIURL },
+			redact: RedactDatabaseURL,
+		},
+		{
+			name:     "WHATSAPP_API_VERSION",
+			doc:      "Graph API version of the WhatsApp Cloud API requests.",
+			expected: whatsAppAPIVersionExpected,
+			parse:    func(c *Config, s string) string { c.WhatsAppAPIVersion = s; return "" },
+			check: func(c *Config) string {
+				if !isAPIVersion(c.WhatsAppAPIVersion) {
+					return whatsAppAPIVersionExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.WhatsAppAPIVersion },
+		},
+		{
+			name: "WHATSAPP_PHONE_NUMBER_ID",
+			doc: "Cloud API ID of the phone number WhatsApp messages are sent from (WhatsApp Manager, API setup). " +
+				"Set it together with WHATSAPP_TOKEN, or neither.",
+			expected: phoneNumberIDExpected,
+			parse:    func(c *Config, s string) string { c.WhatsAppPhoneNumberID = s; return "" },
+			check: func(c *Config) string {
+				if id := c.WhatsAppPhoneNumberID; id != "" && (len(id) > 32 || !isDigits(id)) {
+					return phoneNumberIDExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.WhatsAppPhoneNumberID },
+		},
+		secretVar("WHATSAPP_TOKEN",
+			"Access token of the WhatsApp Cloud API. Set it together with WHATSAPP_PHONE_NUMBER_ID, or neither. "+
+				"It is never logged or echoed in errors: they show (set).",
+			whatsAppTokenExpected, func(c *Config) *string { return &c.WhatsAppToken }),
+		{
+			name: "WHATSAPP_TEMPLATES",
+			doc: "WhatsApp templates approved at the provider that replace the built-in ones, as a JSON object keyed by " +
+				"insure's message; a message left out keeps its built-in template, and a template without params keeps " +
+				"the built-in params. Empty: the built-in templates.",
+			expected: whatsAppTemplatesExpected,
+			parse: func(c *Config, s string) string {
+				m, expected := parseWhatsAppTemplates(s)
+				if expected != "" {
+					return expected
+				}
+				c.WhatsAppTemplates = m
+				return ""
+			},
+			check:  func(c *Config) string { return checkWhatsAppTemplates(c.WhatsAppTemplates) },
+			format: func(c *Config) string { return formatWhatsAppTemplates(c.WhatsAppTemplates) },
+		},
+		secretVar("WHATSAPP_APP_SECRET",
+			"App secret of the Meta app, which signs every delivery to the WhatsApp webhook (X-Hub-Signature-256). "+
+				"Set it together with WHATSAPP_WEBHOOK_VERIFY_TOKEN, or neither. Empty: the webhook is off. "+
+				"It is never logged or echoed in errors: they show (set).",
+			whatsAppAppSecretExpected, func(c *Config) *string { return &c.WhatsAppAppSecret }),
+		secretVar("WHATSAPP_WEBHOOK_VERIFY_TOKEN",
+			"Token that Meta echoes when it subscribes the WhatsApp webhook; the webhook answers only a subscription "+
+				"that carries it. Set it together with WHATSAPP_APP_SECRET, or neither. Empty: the webhook is off. "+
+				"It is never logged or echoed in errors: they show (set).",
+			whatsAppVerifyTokenExpected, func(c *Config) *string { return &c.WhatsAppWebhookVerifyToken }),
+	}
+}
+
+// secretVar is a secret string variable: empty, or at most 1024 printable
+// ASCII characters without spaces. Errors, Vars and Redacted show "(set)"
+// instead of the value, and expected never quotes it.
+func secretVar(name, doc, expected string, field func(*Config) *string) variable {
+	return variable{
+		name:     name,
+		doc:      doc,
+		expected: expected,
+		parse:    func(c *Config, s string) string { *field(c) = s; return "" },
+		check:    func(c *Config) string { return checkSecret(*field(c), expected) },
+		format:   func(c *Config) string { return *field(c) },
+		redact:   redactSecret,
 	}
 }
 
@@ -537,6 +644,14 @@ func formatDuration(d time.Duration) string {
 		s = t + "h"
 	}
 	return s
+}
+
+// isBaseURL reports whether s is an absolute http or https URL without
+// credentials, query, fragment or trailing slash.
+func isBaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && !strings.HasSuffix(s, "/") &&
+		u.User == nil && u.RawQuery == "" && u.Fragment == "" && !strings.ContainsAny(s, "?#")
 }
 
 func isDigits(s string) bool {

@@ -34,16 +34,9 @@ const (
 // after the object or a value of the wrong JSON type (Field names it).
 func decodeBody[T any](w http.ResponseWriter, r *http.Request, rule bodyRule) (T, error) {
 	var v T
-	if r.Body == nil {
-		r.Body = http.NoBody
-	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	data, err := readBody(w, r)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return v, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes; send less", tooLarge.Limit)
-		}
-		return v, apperr.Wrap(apperr.Malformed, err, "the request body could not be read")
+		return v, err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		if rule == bodyOptional {
@@ -55,6 +48,23 @@ func decodeBody[T any](w http.ResponseWriter, r *http.Request, rule bodyRule) (T
 		return v, err
 	}
 	return v, unmarshalStrict(data, &v)
+}
+
+// readBody reads r's raw body. It fails with apperr.TooLarge for a body
+// over maxBodyBytes and apperr.Malformed when the body cannot be read.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes; send less", tooLarge.Limit)
+		}
+		return nil, apperr.Wrap(apperr.Malformed, err, "the request body could not be read")
+	}
+	return data, nil
 }
 
 // checkContentType accepts application/json with no charset or UTF-8.
@@ -78,12 +88,24 @@ func checkContentType(ct string) error {
 // unmarshalStrict decodes data, which must hold exactly one JSON object,
 // into v, rejecting unknown fields.
 func unmarshalStrict(data []byte, v any) error {
+	return unmarshalObject(data, v, true)
+}
+
+// unmarshalLenient is unmarshalStrict except that it ignores unknown
+// fields: for bodies whose sender adds fields as it pleases (webhooks).
+func unmarshalLenient(data []byte, v any) error {
+	return unmarshalObject(data, v, false)
+}
+
+func unmarshalObject(data []byte, v any, strict bool) error {
 	data = bytes.TrimLeft(data, " \t\r\n")
 	if len(data) == 0 || data[0] != '{' {
 		return apperr.New(apperr.Malformed, "the request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}

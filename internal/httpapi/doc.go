@@ -9,6 +9,11 @@
 // mapped to a status and a JSON body in exactly one place, writeError in
 // error.go.
 //
+// Webhooks are the exception to strict decoding: their bodies are the
+// provider's format, decoded leniently after the provider's signature over
+// the raw body has been checked (webhook.go). /readyz and the provider list
+// report what the Health service says (health.go).
+//
 // Every request gets a correlation id (X-Correlation-ID or X-Request-ID when
 // that is a UUID, otherwise a new one), echoed in X-Request-ID and passed to
 // the services in an event.Context, and one log line with its method, route

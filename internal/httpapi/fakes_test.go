@@ -30,6 +30,8 @@ var (
 	_ httpapi.Documents   = (*fakeDocuments)(nil)
 	_ httpapi.Events      = (*fakeEvents)(nil)
 	_ httpapi.DeadLetters = (*fakeDeadLetters)(nil)
+	_ httpapi.Health      = (*fakeHealth)(nil)
+	_ httpapi.Webhooks    = (*fakeWebhooks)(nil)
 )
 
 var errNotSet = apperr.New(apperr.NotFound, "fake: method not set up")
@@ -199,6 +201,40 @@ func (f *fakeDeadLetters) Retry(ctx context.Context, id int64) (queue.DeadLetter
 	return f.RetryFn(ctx, id)
 }
 
+// fakeHealth's Ready fails its one check when ReadyFn is not set; it has
+// no error to return.
+type fakeHealth struct {
+	ReadyFn     func(ctx context.Context) app.Readiness
+	ProvidersFn func(ctx context.Context) []app.ProviderStatus
+}
+
+func (f *fakeHealth) Ready(ctx context.Context) app.Readiness {
+	if f.ReadyFn == nil {
+		return app.Readiness{Status: "failing", Checks: []app.Check{
+			{Name: "fake", Status: "failing", Critical: true, Detail: "fake: method not set up"},
+		}}
+	}
+	return f.ReadyFn(ctx)
+}
+
+func (f *fakeHealth) Providers(ctx context.Context) []app.ProviderStatus {
+	if f.ProvidersFn == nil {
+		return nil
+	}
+	return f.ProvidersFn(ctx)
+}
+
+type fakeWebhooks struct {
+	WhatsAppStatusesFn func(ctx context.Context, ec event.Context, statuses []app.WhatsAppStatus) error
+}
+
+func (f *fakeWebhooks) WhatsAppStatuses(ctx context.Context, ec event.Context, statuses []app.WhatsAppStatus) error {
+	if f.WhatsAppStatusesFn == nil {
+		return errNotSet
+	}
+	return f.WhatsAppStatusesFn(ctx, ec, statuses)
+}
+
 // Fixtures: views as the real services would return them.
 
 var (
@@ -211,6 +247,10 @@ var (
 	eventID       = "01956a3e-7c2b-7d4e-8f00-000000000006"
 	correlationID = "01956a3e-7c2b-7d4e-8f00-000000000007"
 	unknownID     = "01956a3e-7c2b-7d4e-8f00-0000000000ff"
+
+	// The WhatsApp webhook's secrets in happyServices.
+	testVerifyToken = "verify-7f3a9c"
+	testAppSecret   = "app-secret-51d2e8"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -315,6 +355,20 @@ func testEnvelope(position int64) event.Envelope {
 	}
 }
 
+func testReadiness() app.Readiness {
+	return app.Readiness{Status: "ok", Checks: []app.Check{
+		{Name: "database", Status: "ok", Critical: true},
+		{Name: "smtp", Status: "ok", Critical: false},
+	}}
+}
+
+func testProviders() []app.ProviderStatus {
+	return []app.ProviderStatus{
+		{Name: "email", Driver: "smtp", State: "closed"},
+		{Name: "whatsapp", Driver: "cloudapi", State: "open", ConsecutiveFailures: 5},
+	}
+}
+
 func testDeadLetter() queue.DeadLetter {
 	return queue.DeadLetter{
 		ID: 7, JobID: 42, Listener: "send_welcome_email", Queue: "email", EventID: eventID,
@@ -413,6 +467,14 @@ func happyServices() (httpapi.Services, *fakes) {
 				return d, nil
 			},
 		},
+		health: &fakeHealth{
+			ReadyFn:     func(context.Context) app.Readiness { return testReadiness() },
+			ProvidersFn: func(context.Context) []app.ProviderStatus { return testProviders() },
+		},
+		webhooks: &fakeWebhooks{
+			WhatsAppStatusesFn: func(context.Context, event.Context, []app.WhatsAppStatus) error { return nil },
+		},
+		whatsAppWebhook: httpapi.WebhookConfig{VerifyToken: testVerifyToken, AppSecret: testAppSecret},
 	}
 	return f.services(), f
 }
@@ -426,6 +488,10 @@ type fakes struct {
 	documents   *fakeDocuments
 	events      *fakeEvents
 	deadLetters *fakeDeadLetters
+	health      *fakeHealth
+	webhooks    *fakeWebhooks
+
+	whatsAppWebhook httpapi.WebhookConfig
 }
 
 func (f *fakes) services() httpapi.Services {
@@ -437,5 +503,9 @@ func (f *fakes) services() httpapi.Services {
 		Documents:   f.documents,
 		Events:      f.events,
 		DeadLetters: f.deadLetters,
+		Health:      f.health,
+		Webhooks:    f.webhooks,
+
+		WhatsAppWebhook: f.whatsAppWebhook,
 	}
 }

@@ -58,6 +58,30 @@ func FuzzDecodeExpiryScan(f *testing.F) {
 	fuzzBody(f, "POST", "/api/v1/policies/expiry-scan", ``, `{}`, `{"as_of":"2025-01-01"}`, `{"as_of":"2025-13-01"}`)
 }
 
+// FuzzDecodeWhatsAppWebhook signs every body, so that it reaches the
+// decoder behind the signature check.
+func FuzzDecodeWhatsAppWebhook(f *testing.F) {
+	for _, s := range []string{
+		whatsAppBody,
+		`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[{"id":"w","status":"read","timestamp":"1"}]}}]}]}`,
+		`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[{"id":"w","status":"failed","timestamp":"99999999999","errors":[{"code":1e3,"title":null}]}]}}]}]}`,
+		`{"object":"whatsapp_business_account","entry":[null,{"changes":[null,{"field":"messages","value":[]}]}]}`,
+		`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[1]}}]}]}`,
+		`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[{"timestamp":"-0"}]}}]}]}`,
+		`{"object":7}`, `{`, `[]`, `null`, ``, "{\"object\":\"\xff\"}",
+	} {
+		f.Add(s)
+	}
+	c := contracttest.New(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		h := setupWith(t, c)
+		w := h.do("POST", "/api/v1/webhooks/whatsapp", body, wrong(), signed(body))
+		if w.Code >= 500 || (w.Code >= 300 && w.Code < 400) {
+			t.Fatalf("status %d for body %q: %s", w.Code, body, w.Body.String())
+		}
+	})
+}
+
 func fuzzBody(f *testing.F, method, path string, seeds ...string) {
 	f.Helper()
 	for _, s := range append(seeds, `{`, `}`, `{}{}`, `[]`, `null`, `{"x":1}`, "{\"name\":\"\xff\"}", `{"name":"\u0000"}`) {

@@ -33,7 +33,22 @@ func setup(t testing.TB) *harness {
 
 func setupWith(t testing.TB, c *contracttest.Contract) *harness {
 	t.Helper()
+	return newHarness(t, c, nil)
+}
+
+// setupServices is setup with the services changed by edit before the
+// server is built over them: for a service or setting left out.
+func setupServices(t testing.TB, edit func(*httpapi.Services)) *harness {
+	t.Helper()
+	return newHarness(t, contracttest.New(t), edit)
+}
+
+func newHarness(t testing.TB, c *contracttest.Contract, edit func(*httpapi.Services)) *harness {
+	t.Helper()
 	svc, f := happyServices()
+	if edit != nil {
+		edit(&svc)
+	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := httpapi.NewServer(svc, logger, func() time.Time { return testNow })

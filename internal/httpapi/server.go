@@ -37,6 +37,7 @@ func NewServer(s Services, logger *slog.Logger, now func() time.Time) *Server {
 // test keeps the two in step.
 func (s *Server) routes() {
 	s.handle("GET /healthz", s.health)
+	s.handle("GET /readyz", s.ready)
 
 	s.handle("POST /api/v1/customers", s.registerCustomer)
 	s.handle("GET /api/v1/customers", s.listCustomers)
@@ -62,6 +63,11 @@ func (s *Server) routes() {
 
 	s.handle("GET /api/v1/dead-letters", s.listDeadLetters)
 	s.handle("POST /api/v1/dead-letters/{id}/retry", s.retryDeadLetter)
+
+	s.handle("GET /api/v1/providers", s.listProviders)
+
+	s.handle("GET /api/v1/webhooks/whatsapp", s.verifyWhatsAppWebhook)
+	s.handle("POST /api/v1/webhooks/whatsapp", s.receiveWhatsAppWebhook)
 }
 
 // Routes returns the pattern of every endpoint, in the order registered,
@@ -156,9 +162,4 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.writeError(w, r, apperr.New(apperr.NotFound, "there is no such resource; see api/openapi.yaml for the routes"))
 	}
-}
-
-// health answers GET /healthz.
-func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

@@ -42,29 +42,34 @@ func TestEveryOperation(t *testing.T) {
 	tour := []struct {
 		method, path, body string
 		status             int
+		opts               []option
 	}{
-		{"GET", "/healthz", "", 200},
-		{"POST", "/api/v1/customers", `{"name":"Asha Rao","email":"asha@example.com","phone":"+91 98765 43210","date_of_birth":"1990-05-17","channel":"web","preferences":{"email":true,"whatsapp":false}}`, 201},
-		{"GET", "/api/v1/customers?limit=10", "", 200},
-		{"GET", "/api/v1/customers/" + customerID, "", 200},
-		{"PATCH", "/api/v1/customers/" + customerID, `{"phone":"+919876543211","preferences":{"whatsapp":true}}`, 200},
-		{"POST", "/api/v1/customers/" + customerID + "/verify-email", `{"token":"abc"}`, 200},
-		{"GET", "/api/v1/customers/" + customerID + "/events", "", 200},
-		{"POST", "/api/v1/quotations", `{"customer_id":"` + customerID + `","product":"motor","sum_insured":50000000,"currency":"INR","details":{"vehicle_make":"Maruti","vehicle_model":"Swift","vehicle_year":2021,"ncb_percent":20}}`, 202},
-		{"GET", "/api/v1/quotations/" + quotationID, "", 200},
-		{"POST", "/api/v1/policies", `{"customer_id":"` + customerID + `","quotation_id":"` + quotationID + `","insurer":"acme","product":"motor","premium":1234500,"sum_insured":50000000,"start_date":"2025-03-14","end_date":"2026-03-13"}`, 201},
-		{"GET", "/api/v1/policies?expiring_within_days=30", "", 200},
-		{"POST", "/api/v1/policies/expiry-scan", "", 200},
-		{"GET", "/api/v1/policies/" + policyID, "", 200},
-		{"POST", "/api/v1/policies/" + policyID + "/renew", `{"end_date":"2027-03-13"}`, 200},
-		{"GET", "/api/v1/messages?customer_id=" + customerID + "&channel=email", "", 200},
-		{"GET", "/api/v1/documents/" + documentID, "", 200},
-		{"GET", "/api/v1/events?after=0&limit=10&type=CustomerRegistered", "", 200},
-		{"GET", "/api/v1/dead-letters", "", 200},
-		{"POST", "/api/v1/dead-letters/7/retry", "", 200},
+		{"GET", "/healthz", "", 200, nil},
+		{"GET", "/readyz", "", 200, nil},
+		{"POST", "/api/v1/customers", `{"name":"Asha Rao","email":"asha@example.com","phone":"+91 98765 43210","date_of_birth":"1990-05-17","channel":"web","preferences":{"email":true,"whatsapp":false}}`, 201, nil},
+		{"GET", "/api/v1/customers?limit=10", "", 200, nil},
+		{"GET", "/api/v1/customers/" + customerID, "", 200, nil},
+		{"PATCH", "/api/v1/customers/" + customerID, `{"phone":"+919876543211","preferences":{"whatsapp":true}}`, 200, nil},
+		{"POST", "/api/v1/customers/" + customerID + "/verify-email", `{"token":"abc"}`, 200, nil},
+		{"GET", "/api/v1/customers/" + customerID + "/events", "", 200, nil},
+		{"POST", "/api/v1/quotations", `{"customer_id":"` + customerID + `","product":"motor","sum_insured":50000000,"currency":"INR","details":{"vehicle_make":"Maruti","vehicle_model":"Swift","vehicle_year":2021,"ncb_percent":20}}`, 202, nil},
+		{"GET", "/api/v1/quotations/" + quotationID, "", 200, nil},
+		{"POST", "/api/v1/policies", `{"customer_id":"` + customerID + `","quotation_id":"` + quotationID + `","insurer":"acme","product":"motor","premium":1234500,"sum_insured":50000000,"start_date":"2025-03-14","end_date":"2026-03-13"}`, 201, nil},
+		{"GET", "/api/v1/policies?expiring_within_days=30", "", 200, nil},
+		{"POST", "/api/v1/policies/expiry-scan", "", 200, nil},
+		{"GET", "/api/v1/policies/" + policyID, "", 200, nil},
+		{"POST", "/api/v1/policies/" + policyID + "/renew", `{"end_date":"2027-03-13"}`, 200, nil},
+		{"GET", "/api/v1/messages?customer_id=" + customerID + "&channel=email", "", 200, nil},
+		{"GET", "/api/v1/documents/" + documentID, "", 200, nil},
+		{"GET", "/api/v1/events?after=0&limit=10&type=CustomerRegistered", "", 200, nil},
+		{"GET", "/api/v1/dead-letters", "", 200, nil},
+		{"POST", "/api/v1/dead-letters/7/retry", "", 200, nil},
+		{"GET", "/api/v1/providers", "", 200, nil},
+		{"GET", "/api/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=" + testVerifyToken + "&hub.challenge=1158201444", "", 200, nil},
+		{"POST", "/api/v1/webhooks/whatsapp", whatsAppBody, 200, []option{signed(whatsAppBody)}},
 	}
 	for _, tt := range tour {
-		w := h.do(tt.method, tt.path, tt.body)
+		w := h.do(tt.method, tt.path, tt.body, tt.opts...)
 		if w.Code != tt.status {
 			t.Errorf("%s %s: status %d, want %d; body %s", tt.method, tt.path, w.Code, tt.status, w.Body.String())
 		}

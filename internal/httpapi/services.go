@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"insure/internal/app"
@@ -86,8 +88,66 @@ type DeadLetters interface {
 	Retry(ctx context.Context, id int64) (queue.DeadLetter, error)
 }
 
-// Services are the application services behind the API. Every field must
-// be set.
+// Health reports whether the application can serve, for GET /readyz, and
+// the state of its outbound providers.
+type Health interface {
+	// Ready runs the readiness checks. Its Status is ok, degraded or
+	// failing; it reports trouble in the result rather than as an error.
+	Ready(ctx context.Context) app.Readiness
+	// Providers returns each outbound provider's driver and circuit-breaker
+	// state.
+	Providers(ctx context.Context) []app.ProviderStatus
+}
+
+// Webhooks takes in what providers report through their webhooks.
+type Webhooks interface {
+	// WhatsAppStatuses records delivery statuses reported by the WhatsApp
+	// Cloud API, in the order received. statuses is never empty.
+	WhatsAppStatuses(ctx context.Context, ec event.Context, statuses []app.WhatsAppStatus) error
+}
+
+// WebhookConfig holds the WhatsApp Cloud API webhook's secrets, from the Meta
+// app's settings. Both must be set for the webhook to be served; while
+// either is empty its routes answer 404. String and LogValue redact them.
+type WebhookConfig struct {
+	// VerifyToken is the token Meta echoes back when the webhook is
+	// subscribed (GET hub.verify_token).
+	VerifyToken string
+	// AppSecret is the app secret Meta signs each delivery with
+	// (X-Hub-Signature-256).
+	AppSecret string
+}
+
+// String describes c without its secrets.
+func (c WebhookConfig) String() string {
+	return fmt.Sprintf("WebhookConfig{VerifyToken: %s, AppSecret: %s}", redacted(c.VerifyToken), redacted(c.AppSecret))
+}
+
+// GoString is String, so that %#v does not print the secrets either.
+func (c WebhookConfig) GoString() string { return c.String() }
+
+// LogValue logs c without its secrets.
+func (c WebhookConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("verify_token", redacted(c.VerifyToken)),
+		slog.String("app_secret", redacted(c.AppSecret)),
+	)
+}
+
+func (c WebhookConfig) configured() bool { return c.VerifyToken != "" && c.AppSecret != "" }
+
+func redacted(secret string) string {
+	if secret == "" {
+		return "unset"
+	}
+	return "[redacted]"
+}
+
+// Services are the application services behind the API, and the settings of
+// the endpoints that need them. Every service must be set except these:
+// without Health, /readyz answers ok with no checks and the provider list is
+// empty; without Webhooks or a complete WhatsAppWebhook, the WhatsApp
+// webhook's routes answer 404.
 type Services struct {
 	Customers   Customers
 	Quotations  Quotations
@@ -96,4 +156,9 @@ type Services struct {
 	Documents   Documents
 	Events      Events
 	DeadLetters DeadLetters
+	Health      Health
+	Webhooks    Webhooks
+
+	// WhatsAppWebhook configures POST and GET /api/v1/webhooks/whatsapp.
+	WhatsAppWebhook WebhookConfig
 }

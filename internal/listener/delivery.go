@@ -31,6 +31,9 @@ type Delivery struct {
 	WhatsAppEnabled bool
 	// NotReadyDelay is how long a message waits for its document.
 	NotReadyDelay time.Duration
+	// RateLimitDelay is how long a rate-limited send waits when the
+	// provider gives no Retry-After.
+	RateLimitDelay time.Duration
 }
 
 func (d Deps) message(ctx context.Context, id string) (*communication.Message, error) {
@@ -39,6 +42,24 @@ func (d Deps) message(ctx context.Context, id string) (*communication.Message, e
 		return nil, err
 	}
 	return communication.Rebuild(envs, d.Recorder.Registry())
+}
+
+// requeued loads a message; one that gave up after temporary failures is put
+// back in the queue first (its dead letter was retried, which is the only way
+// this listener runs again after giving up).
+func (d Deps) requeued(ctx context.Context, env event.Envelope, listener, id string) (*communication.Message, error) {
+	m, err := d.message(ctx, id)
+	if err != nil || m.Status != communication.StatusFailed || !m.FailureRetryable {
+		return m, err
+	}
+	evs, err := m.Requeue("the dead letter was retried", d.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := d.settle(ctx, nil, env, listener, m, evs); err != nil {
+		return nil, err
+	}
+	return d.message(ctx, id)
 }
 
 // settle records a message's outcome at the version it was loaded at; a
@@ -62,17 +83,22 @@ func (d Deps) settle(ctx context.Context, q database.Tx, env event.Envelope, lis
 
 func (d Deps) processEmail(ctx context.Context, env event.Envelope, p event.Payload) error {
 	q, _ := event.As[communication.EmailQueued](p)
-	m, err := d.message(ctx, q.MessageID)
-	if err != nil {
+	m, err := d.requeued(ctx, env, ProcessEmailMessage, q.MessageID)
+	if err != nil || m.Status != "queued" {
 		return err
-	}
-	if m.Status != "queued" {
-		return nil
 	}
 	mail, err := d.composeEmail(ctx, q)
 	if err != nil {
 		if errors.Is(err, ErrNotReady) {
 			return err
+		}
+		var skipped *skip
+		if errors.As(err, &skipped) {
+			evs, serr := m.MarkSkipped(skipped.reason, d.Now())
+			if serr != nil {
+				return serr
+			}
+			return d.settle(ctx, nil, env, ProcessEmailMessage, m, evs)
 		}
 		var rejected *rejection
 		if errors.As(err, &rejected) {
@@ -86,6 +112,8 @@ func (d Deps) processEmail(ctx context.Context, env event.Envelope, p event.Payl
 	}
 	receipt, err := d.Delivery.Mailer.Send(ctx, mail)
 	switch {
+	case errors.Is(err, notify.ErrRateLimited):
+		return retryAfter(err, rateLimitDelay(err, d.Delivery.RateLimitDelay))
 	case errors.Is(err, notify.ErrUnavailable):
 		return retryLater(err)
 	case errors.Is(err, notify.ErrRejected):
@@ -97,21 +125,51 @@ func (d Deps) processEmail(ctx context.Context, env event.Envelope, p event.Payl
 	case err != nil:
 		return err
 	}
-	evs, err := m.MarkSent(receipt.ProviderID, d.Now())
+	evs, err := d.sent(m, receipt)
 	if err != nil {
 		return err
 	}
 	return d.settle(ctx, nil, env, ProcessEmailMessage, m, evs)
 }
 
+// sent decides MessageSent for a receipt, flagging an uncertain one.
+func (d Deps) sent(m *communication.Message, r notify.Receipt) ([]event.Payload, error) {
+	id := r.ProviderID
+	if id == "" && r.Uncertain {
+		id = "uncertain:" + m.ID
+	}
+	evs, err := m.MarkSent(id, d.Now())
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evs {
+		if s, ok := e.(*communication.MessageSent); ok && r.Uncertain {
+			s.Uncertain = true
+		}
+	}
+	return evs, nil
+}
+
+// skip is a message the recipient no longer wants: it is recorded as
+// skipped, never sent.
+type skip struct{ reason string }
+
+func (s *skip) Error() string { return "skipped: " + s.reason }
+
+// rateLimitDelay is the provider's Retry-After when it gave one, else def.
+func rateLimitDelay(err error, def time.Duration) time.Duration {
+	var pe *notify.ProviderError
+	if errors.As(err, &pe) && pe.RetryAfter > 0 {
+		return pe.RetryAfter
+	}
+	return def
+}
+
 func (d Deps) processWhatsApp(ctx context.Context, env event.Envelope, p event.Payload) error {
 	q, _ := event.As[communication.WhatsAppMessageQueued](p)
-	m, err := d.message(ctx, q.MessageID)
-	if err != nil {
+	m, err := d.requeued(ctx, env, ProcessWhatsAppMessage, q.MessageID)
+	if err != nil || m.Status != "queued" {
 		return err
-	}
-	if m.Status != "queued" {
-		return nil
 	}
 	if !d.Delivery.WhatsAppEnabled {
 		evs, err := m.MarkSkipped("WhatsApp is disabled (WHATSAPP_API_ENABLED=false)", d.Now())
@@ -122,6 +180,14 @@ func (d Deps) processWhatsApp(ctx context.Context, env event.Envelope, p event.P
 	}
 	msg, err := d.composeWhatsApp(ctx, q)
 	if err != nil {
+		var skipped *skip
+		if errors.As(err, &skipped) {
+			evs, serr := m.MarkSkipped(skipped.reason, d.Now())
+			if serr != nil {
+				return serr
+			}
+			return d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs)
+		}
 		var rejected *rejection
 		if errors.As(err, &rejected) {
 			evs, ferr := m.MarkFailed(rejected.Error(), d.Now())
@@ -134,6 +200,8 @@ func (d Deps) processWhatsApp(ctx context.Context, env event.Envelope, p event.P
 	}
 	receipt, err := d.Delivery.WhatsApp.Send(ctx, msg)
 	switch {
+	case errors.Is(err, notify.ErrRateLimited):
+		return retryAfter(err, rateLimitDelay(err, d.Delivery.RateLimitDelay))
 	case errors.Is(err, notify.ErrUnavailable):
 		return retryLater(err)
 	case errors.Is(err, notify.ErrRejected):
@@ -145,11 +213,18 @@ func (d Deps) processWhatsApp(ctx context.Context, env event.Envelope, p event.P
 	case err != nil:
 		return err
 	}
-	evs, err := m.MarkSent(receipt.ProviderID, d.Now())
+	evs, err := d.sent(m, receipt)
 	if err != nil {
 		return err
 	}
-	return d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs)
+	if err := d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs); err != nil {
+		return err
+	}
+	if d.Webhooks != nil && receipt.ProviderID != "" {
+		// Delivery reports that overtook this record are applied now.
+		return d.Webhooks.ApplyPending(ctx, ec(env, ProcessWhatsAppMessage), receipt.ProviderID)
+	}
+	return nil
 }
 
 // messageFailed is the Failed hook of both delivery listeners: the message
@@ -173,7 +248,7 @@ func (d Deps) messageFailed(ctx context.Context, tx database.Tx, env event.Envel
 	if m.Status != "queued" {
 		return nil
 	}
-	evs, err := m.MarkFailed("gave up: "+firstLine(cause), d.Now())
+	evs, err := m.MarkGaveUp("gave up: "+firstLine(cause), d.Now())
 	if err != nil {
 		return err
 	}
@@ -233,6 +308,11 @@ func (d Deps) composeEmail(ctx context.Context, q communication.EmailQueued) (no
 			return mail, err
 		}
 		mail.To = c.Email
+		// The welcome email carries the verification token: it is part of
+		// registering, not marketing, so it goes out whatever the preference.
+		if q.Template != "welcome" && !c.Preferences.Email {
+			return mail, &skip{"the customer does not accept email"}
+		}
 	}
 	if q.RecipientRole == "admin" {
 		mail.To = d.Delivery.AdminEmail
@@ -343,6 +423,9 @@ func (d Deps) composeWhatsApp(ctx context.Context, q communication.WhatsAppMessa
 	if err != nil {
 		return msg, err
 	}
+	if !c.Preferences.WhatsApp {
+		return msg, &skip{"the customer has not opted in to WhatsApp"}
+	}
 	msg.To = c.Phone
 	src, err := d.source(ctx, q.SourceEventID)
 	if err != nil {
@@ -384,8 +467,13 @@ func (d Deps) composeWhatsApp(ctx context.Context, q communication.WhatsAppMessa
 		if err != nil {
 			return msg, err
 		}
+		att, err := d.attachment(ctx, communication.Attachment{DocumentID: q.DocumentID, Name: doc.Kind + "-" + doc.SubjectID + ".pdf", ContentType: "application/pdf"})
+		if err != nil {
+			return msg, err
+		}
 		msg.DocumentID = q.DocumentID
-		msg.DocumentName = doc.Kind + "-" + doc.SubjectID + ".pdf"
+		msg.DocumentName = att.Name
+		msg.Document = att.Data
 	}
 	if err := msg.Validate(); err != nil {
 		return msg, &rejection{"invalid WhatsApp message: " + err.Error()}

@@ -47,6 +47,7 @@ type Deps struct {
 	Customers  *app.CustomerService
 	Quotations *app.QuotationService
 	Policies   *app.PolicyService
+	Webhooks   *app.WebhookService
 	Delivery   *Delivery
 	Documents  *Documents
 	// HighValueThreshold (minor units): quotations at or above it go to

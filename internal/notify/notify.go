@@ -106,7 +106,9 @@ func (e Email) Validate() error {
 // WhatsApp is one outbound WhatsApp template message. Template and Language
 // name an approved template at the provider; Params fill its body variables
 // in order. DocumentID, when set, attaches that stored document as the
-// template's header, shown to the recipient as DocumentName.
+// template's header, shown to the recipient as DocumentName. Document holds
+// its bytes (a PDF) for the senders that upload it (CloudAPI requires them;
+// the log driver records only the id).
 type WhatsApp struct {
 	MessageID    string // insure's id, a canonical lowercase UUID
 	To           string // E.164, e.g. +919812345678
@@ -115,6 +117,7 @@ type WhatsApp struct {
 	Params       []string
 	DocumentID   string
 	DocumentName string
+	Document     []byte
 }
 
 // Validate checks w before it is sent. It returns nil or an error wrapping
@@ -123,8 +126,8 @@ type WhatsApp struct {
 // letters, digits and underscores; Language a code such as "en" or "en_US";
 // each parameter non-empty, without newlines or tabs and without more than
 // four consecutive spaces (the Cloud API refuses those); and a document
-// needs a file name without a path separator, and a file name needs a
-// document.
+// needs a file name without a path separator, and a file name or document
+// bytes need a document id. Document itself is optional here.
 func (w WhatsApp) Validate() error {
 	var p problems
 	p.messageID(w.MessageID)
@@ -157,6 +160,9 @@ func (w WhatsApp) Validate() error {
 	case w.DocumentName != "":
 		p.add("document name is set but document id is empty")
 	}
+	if len(w.Document) > 0 && w.DocumentID == "" {
+		p.add("document bytes are set but document id is empty")
+	}
 	return p.err(strings.TrimSpace("whatsapp message " + w.MessageID))
 }
 
@@ -167,6 +173,10 @@ type Receipt struct {
 	// Duplicate reports that the provider already had this message id:
 	// nothing was sent again, and ProviderID is the one from the first send.
 	Duplicate bool
+	// Uncertain reports that the provider may or may not have accepted an
+	// earlier attempt; insure did not send again, to avoid a duplicate.
+	// Duplicate is set too.
+	Uncertain bool
 }
 
 // Mailer sends emails. Send is idempotent on Email.MessageID. It returns an

@@ -136,6 +136,9 @@ func (Projector) Project(ctx context.Context, tx database.Tx, env event.Envelope
 		return exec(`UPDATE messages SET status = 'sent', provider_message_id = $2, sent_at = $3, error = $4, version = $5, updated_at = $6 WHERE id = $1`,
 			e.MessageID, e.ProviderMessageID, e.SentAt.UTC(), note, v, at)
 	}
+	if e, ok := event.As[communication.MessageRequeued](p); ok {
+		return exec(`UPDATE messages SET status = 'queued', error = NULL, version = $2, updated_at = $3 WHERE id = $1`, e.MessageID, v, at)
+	}
 	if e, ok := event.As[communication.MessageDelivered](p); ok {
 		return exec(`UPDATE messages SET status = 'delivered', version = $2, updated_at = $3 WHERE id = $1`, e.MessageID, v, at)
 	}
