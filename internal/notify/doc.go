@@ -35,8 +35,8 @@
 // both bodies and its attachments' metadata (name, content type, document
 // id, size and SHA-256; not the bytes, since the document is stored
 // elsewhere). A WhatsApp message is kept as the request body the Cloud API
-// would receive ([CloudAPIBody]). The real SMTP and WhatsApp Cloud API
-// adapters implement the same interfaces.
+// would receive ([CloudAPIBody]). [SMTPMailer] and [CloudAPI] are the real
+// drivers behind the same interfaces.
 //
 // # Templates
 //
