@@ -46,6 +46,7 @@ func benchConfig(t testing.TB, d database.Dialect) config.Config {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	selfCheckTuning(&cfg)
 	cfg.BreakerOpenFor = 200 * time.Millisecond
+	cfg.AdminToken = testAdminToken
 	cfg.LogLevel = slog.LevelError
 	return cfg
 }
@@ -68,6 +69,10 @@ func startSystem(t *testing.T, cfg config.Config) *System {
 	})
 	return s
 }
+
+// testAdminToken is the admin token every test system seeds
+// (INSURE_ADMIN_TOKEN); the test client sends it unless told otherwise.
+const testAdminToken = "insure_test-admin-token-0123456789abcdefghij"
 
 // client talks to the API through the contract checker.
 type client struct {
@@ -113,6 +118,7 @@ func (c client) do(method, path string, body any, headers ...string) response {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -378,6 +384,20 @@ func endToEnd(t *testing.T, s *System, c client) {
 	}
 	c.expect(404, "POST", "/api/v1/dead-letters/999999/retry", nil)
 	c.expect(200, "GET", "/healthz", nil)
+
+	// Who may do what: no token is 401, an agent cannot read the raw
+	// stream, and events name the token that caused them.
+	c.expect(401, "GET", "/api/v1/customers", nil, "Authorization", "", skip, "1")
+	c.expect(401, "GET", "/api/v1/customers", nil, "Authorization", "Bearer insure_not-a-real-token-000000000000000000")
+	agent, _, err := s.Tokens.Create(ctx, "agent-1", "agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.expect(403, "GET", "/api/v1/events", nil, "Authorization", "Bearer "+agent)
+	c.expect(200, "GET", "/api/v1/customers/"+id, nil, "Authorization", "Bearer "+agent)
+	if actor := evs[0].(map[string]any)["metadata"].(map[string]any)["actor"]; actor != "token:INSURE_ADMIN_TOKEN" {
+		t.Fatalf("the registration's actor is %v, want the token's name", actor)
+	}
 	c.expect(404, "GET", "/api/v1/nothing-here", nil, skip, "1")
 	c.expect(405, "DELETE", "/api/v1/customers", nil, skip, "1")
 }

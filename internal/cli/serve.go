@@ -62,6 +62,17 @@ func serve(ctx context.Context, e env, cfg config.Config, workers bool, grace ti
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	logger.Info("insure serving", "addr", l.Addr().String(), "database", config.RedactDatabaseURL(cfg.DatabaseURL), "workers", workers)
+	if tokens, err := s.Tokens.List(ctx); err == nil {
+		active := 0
+		for _, t := range tokens {
+			if !t.Revoked() {
+				active++
+			}
+		}
+		if active == 0 {
+			logger.Warn("no API token exists, so every API call answers 401: create one with `insure token create --name NAME --role admin`, or set INSURE_ADMIN_TOKEN")
+		}
+	}
 	if ready != nil {
 		ready <- l.Addr().String()
 	}

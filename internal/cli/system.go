@@ -11,6 +11,7 @@ import (
 
 	"insure/internal/app"
 	"insure/internal/audit"
+	"insure/internal/auth"
 	"insure/internal/breaker"
 	"insure/internal/communication"
 	"insure/internal/config"
@@ -58,6 +59,8 @@ type System struct {
 	Files      *document.FileStore
 	Breakers   *breaker.Set
 	Webhooks   *app.WebhookService
+	Tokens     *auth.Store
+	handler    http.Handler
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -242,6 +245,37 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	}
 	s.Queue = q
 	late.router, late.queue = set, q
+
+	s.Tokens = auth.NewStore(db, now)
+	if cfg.AdminToken != "" {
+		t, err := s.Tokens.Seed(ctx, "INSURE_ADMIN_TOKEN", auth.RoleAdmin, cfg.AdminToken)
+		if err != nil {
+			return nil, fmt.Errorf("INSURE_ADMIN_TOKEN: %w", err)
+		}
+		if t.Revoked() {
+			logger.Warn("INSURE_ADMIN_TOKEN was revoked with insure token revoke; it does not authenticate")
+		}
+	}
+	h, err := httpapi.NewServer(httpapi.Services{
+		Customers:   s.Customers,
+		Quotations:  s.Quotations,
+		Policies:    s.Policies,
+		Messages:    app.MessageQueries{Reader: s.Reader},
+		Documents:   app.DocumentQueries{Reader: s.Reader, Files: s.Files},
+		Events:      app.EventQueries{Store: s.Store},
+		DeadLetters: app.DeadLetterQueries{Queue: s.Queue},
+		Health:      s.Health(),
+		Webhooks:    s.Webhooks,
+		Auth:        s.Tokens,
+		WhatsAppWebhook: httpapi.WebhookConfig{
+			VerifyToken: cfg.WhatsAppWebhookVerifyToken,
+			AppSecret:   cfg.WhatsAppAppSecret,
+		},
+	}, logger, now)
+	if err != nil {
+		return nil, fmt.Errorf("http api: %w", err)
+	}
+	s.handler = h
 	return s, nil
 }
 
@@ -261,23 +295,7 @@ func (l *lateBinding) Enqueue(ctx context.Context, tx database.Tx, jobs []queue.
 }
 
 // Handler returns the HTTP API.
-func (s *System) Handler() http.Handler {
-	return httpapi.NewServer(httpapi.Services{
-		Customers:   s.Customers,
-		Quotations:  s.Quotations,
-		Policies:    s.Policies,
-		Messages:    app.MessageQueries{Reader: s.Reader},
-		Documents:   app.DocumentQueries{Reader: s.Reader, Files: s.Files},
-		Events:      app.EventQueries{Store: s.Store},
-		DeadLetters: app.DeadLetterQueries{Queue: s.Queue},
-		Health:      s.Health(),
-		Webhooks:    s.Webhooks,
-		WhatsAppWebhook: httpapi.WebhookConfig{
-			VerifyToken: s.Config.WhatsAppWebhookVerifyToken,
-			AppSecret:   s.Config.WhatsAppAppSecret,
-		},
-	}, s.Logger, s.Now)
-}
+func (s *System) Handler() http.Handler { return s.handler }
 
 // Health is the readiness service of this system.
 func (s *System) Health() *app.HealthService {

@@ -200,6 +200,13 @@ type Config struct {
 	// BreakerOpenFor (BREAKER_OPEN_FOR) is how long an open circuit breaker
 	// stays open before it lets one trial request through. 100ms to 1h.
 	BreakerOpenFor time.Duration
+
+	// AdminToken (INSURE_ADMIN_TOKEN) is an API token with the admin role
+	// that insure serve and insure worker seed at start-up, for automation;
+	// only its SHA-256 is stored. 32 to 1024 printable ASCII characters
+	// without spaces, or empty: none is seeded. It is a secret: Redacted
+	// and errors show "(set)" instead.
+	AdminToken string
 }
 
 // Mail and WhatsApp drivers, the values of MailDriver and WhatsAppDriver.
@@ -256,6 +263,7 @@ func Default() Config {
 		WhatsAppWebhookVerifyToken: "",
 		BreakerFailures:            5,
 		BreakerOpenFor:             30 * time.Second,
+		AdminToken:                 "",
 	}
 }
 
@@ -294,7 +302,8 @@ type Error struct {
 	Var string
 	// Value is the value it had, trimmed, with secrets redacted (a
 	// DATABASE_URL or SMTP_URL password reads "xxxxx", a WHATSAPP_TOKEN,
-	// WHATSAPP_APP_SECRET or WHATSAPP_WEBHOOK_VERIFY_TOKEN "(set)").
+	// WHATSAPP_APP_SECRET, WHATSAPP_WEBHOOK_VERIFY_TOKEN or
+	// INSURE_ADMIN_TOKEN "(set)").
 	Value string
 	// Expected says what a valid value looks like, and why when that is not
 	// obvious.
@@ -429,8 +438,9 @@ func (c Config) validate() []*Error {
 // Redacted returns the configuration keyed by environment variable, each
 // value spelled as the variable accepts it, with secrets redacted (a
 // DATABASE_URL or SMTP_URL password reads "xxxxx", a WHATSAPP_TOKEN,
-// WHATSAPP_APP_SECRET or WHATSAPP_WEBHOOK_VERIFY_TOKEN "(set)", or "" when
-// empty). It is meant for logging the effective configuration.
+// WHATSAPP_APP_SECRET, WHATSAPP_WEBHOOK_VERIFY_TOKEN or INSURE_ADMIN_TOKEN
+// "(set)", or "" when empty). It is meant for logging the effective
+// configuration.
 func (c Config) Redacted() map[string]string {
 	vars := variables()
 	m := make(map[string]string, len(vars))

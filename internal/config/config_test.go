@@ -109,6 +109,7 @@ func TestDefault(t *testing.T) {
 		WhatsAppWebhookVerifyToken: "",
 		BreakerFailures:            5,
 		BreakerOpenFor:             30 * time.Second,
+		AdminToken:                 "",
 	}
 	if diff := cmp.Diff(want, config.Default()); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -195,11 +196,13 @@ func variableTests() []variableTest {
 			"or cloudapi (send through the WhatsApp Cloud API)"
 		smtpURL = "empty, or smtp://[user:password@]host[:port] (smtps:// for implicit TLS) " +
 			"with optional ?security=starttls|opportunistic|none (smtp:// only), timeout=<duration above 0, at most 5m> and helo=<name>"
-		apiURL    = "an absolute http or https URL without credentials, query, fragment or trailing slash (e.g. https://graph.facebook.com)"
-		token     = "a Cloud API access token of at most 1024 printable ASCII characters without spaces, or empty"
-		appSecret = "the Meta app secret of at most 1024 printable ASCII characters without spaces, or empty"
-		verify    = "a webhook verify token of at most 1024 printable ASCII characters without spaces, or empty"
-		templates = `empty, or a JSON object whose keys are among quotation, renewal_reminder and ` +
+		apiURL     = "an absolute http or https URL without credentials, query, fragment or trailing slash (e.g. https://graph.facebook.com)"
+		token      = "a Cloud API access token of at most 1024 printable ASCII characters without spaces, or empty"
+		appSecret  = "the Meta app secret of at most 1024 printable ASCII characters without spaces, or empty"
+		verify     = "a webhook verify token of at most 1024 printable ASCII characters without spaces, or empty"
+		adminToken = "an API token of 32 to 1024 printable ASCII characters without spaces, or empty"
+		tooShort   = "the token must be at least 32 characters (e.g. generated with openssl rand -base64 32 or insure token create)"
+		templates  = `empty, or a JSON object whose keys are among quotation, renewal_reminder and ` +
 			`policy_confirmation, each {"name": …, "language": …, "params": […]} with name 1 to 512 lower-case letters, ` +
 			`digits and underscores, language a code such as en or en_US, and params at most 20 non-empty data field names ` +
 			`(e.g. {"quotation": {"name": "insure_quotation", "language": "en", "params": ["CustomerName", "QuotationID"]}})`
@@ -583,6 +586,15 @@ func variableTests() []variableTest {
 			corrupt:    func(c *config.Config) { c.WhatsAppWebhookVerifyToken = "v3rify\u00e9" },
 			corruptErr: `WHATSAPP_WEBHOOK_VERIFY_TOKEN="(set)": expected ` + verify + `; it holds a space or a character that is not printable ASCII`,
 		},
+		{
+			name: "INSURE_ADMIN_TOKEN", field: "AdminToken",
+			good:       "Kq3v9Zp+8fJ2mW1xR7tN0pL5sY4bH6cD/eA1uG8iT0o=",
+			want:       func(c *config.Config) { c.AdminToken = "Kq3v9Zp+8fJ2mW1xR7tN0pL5sY4bH6cD/eA1uG8iT0o=" },
+			bad:        "adm1n-s3cret",
+			badErr:     `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + `; it is 12 characters long: ` + tooShort,
+			corrupt:    func(c *config.Config) { c.AdminToken = "Kq3v9Zp+8fJ2mW1xR7tN0pL5sY4bH6cD/eA1uG8iT0o=\x00" },
+			corruptErr: `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + `; it holds a space or a character that is not printable ASCII`,
+		},
 	}
 }
 
@@ -815,6 +827,8 @@ func TestFromEnvErrors(t *testing.T) {
 	token := "a Cloud API access token of at most 1024 printable ASCII characters without spaces, or empty"
 	appSecret := "the Meta app secret of at most 1024 printable ASCII characters without spaces, or empty"
 	verify := "a webhook verify token of at most 1024 printable ASCII characters without spaces, or empty"
+	adminToken := "an API token of 32 to 1024 printable ASCII characters without spaces, or empty"
+	const tooShort = ": the token must be at least 32 characters (e.g. generated with openssl rand -base64 32 or insure token create)"
 	const notPrintable = "; it holds a space or a character that is not printable ASCII"
 	templates := `empty, or a JSON object whose keys are among quotation, renewal_reminder and ` +
 		`policy_confirmation, each {"name": …, "language": …, "params": […]} with name 1 to 512 lower-case letters, ` +
@@ -895,6 +909,15 @@ func TestFromEnvErrors(t *testing.T) {
 		{"WHATSAPP_WEBHOOK_VERIFY_TOKEN", "v3rify\nme", `WHATSAPP_WEBHOOK_VERIFY_TOKEN="(set)": expected ` + verify + notPrintable},
 		{"WHATSAPP_WEBHOOK_VERIFY_TOKEN", "v3rify me", `WHATSAPP_WEBHOOK_VERIFY_TOKEN="(set)": expected ` + verify + notPrintable},
 		{"WHATSAPP_WEBHOOK_VERIFY_TOKEN", strings.Repeat("v", 1025), `WHATSAPP_WEBHOOK_VERIFY_TOKEN="(set)": expected ` + verify + "; it is 1025 characters long"},
+		{"INSURE_ADMIN_TOKEN", "a", `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + "; it is 1 character long" + tooShort},
+		{"INSURE_ADMIN_TOKEN", strings.Repeat("a", 31), `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + "; it is 31 characters long" + tooShort},
+		{"INSURE_ADMIN_TOKEN", " " + strings.Repeat("a", 31) + "\n", `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + "; it is 31 characters long" + tooShort},
+		{"INSURE_ADMIN_TOKEN", strings.Repeat("a", 16) + " " + strings.Repeat("a", 16), `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + notPrintable},
+		{"INSURE_ADMIN_TOKEN", strings.Repeat("a", 32) + "\x00", `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + notPrintable},
+		{"INSURE_ADMIN_TOKEN", strings.Repeat("a", 32) + "\x7f", `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + notPrintable},
+		{"INSURE_ADMIN_TOKEN", strings.Repeat("\u00e9", 16), `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + notPrintable},
+		{"INSURE_ADMIN_TOKEN", "sh\tort", `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + notPrintable},
+		{"INSURE_ADMIN_TOKEN", strings.Repeat("a", 1025), `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + "; it is 1025 characters long"},
 		{"WHATSAPP_TEMPLATES", "quotation=insure_quotation", tmplErr("quotation=insure_quotation", "the value is not a JSON object")},
 		{"WHATSAPP_TEMPLATES", "[]", tmplErr("[]", "the value is not a JSON object")},
 		{"WHATSAPP_TEMPLATES", "null", tmplErr("null", "the value is not a JSON object")},
@@ -1029,6 +1052,13 @@ func TestFromEnvAccepts(t *testing.T) {
 		{"WHATSAPP_APP_SECRET", "", func(c config.Config) bool { return c.WhatsAppAppSecret == "" }},
 		{"WHATSAPP_APP_SECRET", "  \t", func(c config.Config) bool { return c.WhatsAppAppSecret == "" }},
 		{"WHATSAPP_WEBHOOK_VERIFY_TOKEN", "", func(c config.Config) bool { return c.WhatsAppWebhookVerifyToken == "" }},
+		{"INSURE_ADMIN_TOKEN", "", func(c config.Config) bool { return c.AdminToken == "" }},
+		{"INSURE_ADMIN_TOKEN", "  \t", func(c config.Config) bool { return c.AdminToken == "" }},
+		{"INSURE_ADMIN_TOKEN", strings.Repeat("x", 32), func(c config.Config) bool { return c.AdminToken == strings.Repeat("x", 32) }},
+		{"INSURE_ADMIN_TOKEN", strings.Repeat("~", 1024), func(c config.Config) bool { return c.AdminToken == strings.Repeat("~", 1024) }},
+		{"INSURE_ADMIN_TOKEN", "!\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~", func(c config.Config) bool {
+			return c.AdminToken == "!\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~"
+		}},
 		{"WHATSAPP_TEMPLATES", "", func(c config.Config) bool { return c.WhatsAppTemplates != nil && len(c.WhatsAppTemplates) == 0 }},
 		{"WHATSAPP_TEMPLATES", "{}", func(c config.Config) bool { return c.WhatsAppTemplates != nil && len(c.WhatsAppTemplates) == 0 }},
 		{"WHATSAPP_TEMPLATES", `{"policy_confirmation": {"name": "p", "language": "en", "params": []}}`, func(c config.Config) bool {
@@ -1355,7 +1385,8 @@ func TestEffectiveDrivers(t *testing.T) {
 }
 
 // TestSecretsNeverEchoed checks that the SMTP password, the WhatsApp token,
-// the Meta app secret and the webhook verify token never reach Redacted,
+// the Meta app secret, the webhook verify token and the admin API token
+// never reach Redacted,
 // Vars or an error, from FromEnv, Set or Validate, whether the value is
 // valid or not.
 func TestSecretsNeverEchoed(t *testing.T) {
@@ -1366,12 +1397,15 @@ func TestSecretsNeverEchoed(t *testing.T) {
 		token       = "EAAG-T0KEN-S3CRET"
 		appSecret   = "APP-S3CRET-0123456789abcdef"
 		verifyToken = "VERIFY-S3CRET-t0ken"
+		adminToken  = "ADMIN-S3CRET-0123456789abcdefghij+/="
+		shortAdmin  = "ADMIN-S3CRET-short"
 	)
-	secrets := []string{password, token, appSecret, verifyToken, "S3CRET"}
+	secrets := []string{password, token, appSecret, verifyToken, adminToken, shortAdmin, "S3CRET"}
 	smtpURL := "smtp://mailer:" + password + "@mail.example.com:587?security=starttls"
 	c, err := config.FromEnv(env(map[string]string{
 		"SMTP_URL": smtpURL, "WHATSAPP_TOKEN": token, "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
 		"WHATSAPP_APP_SECRET": appSecret, "WHATSAPP_WEBHOOK_VERIFY_TOKEN": verifyToken,
+		"INSURE_ADMIN_TOKEN": adminToken,
 	}))
 	if err != nil {
 		t.Fatalf("FromEnv error: %v", err)
@@ -1381,11 +1415,14 @@ func TestSecretsNeverEchoed(t *testing.T) {
 			"want them in clear for the drivers and the webhook",
 			c.SMTPURL, c.WhatsAppToken, c.WhatsAppAppSecret, c.WhatsAppWebhookVerifyToken)
 	}
+	if c.AdminToken != adminToken {
+		t.Errorf("AdminToken = %q, want it in clear for seeding its hash", c.AdminToken)
+	}
 	r := c.Redacted()
 	if got, want := r["SMTP_URL"], "smtp://mailer:xxxxx@mail.example.com:587?security=starttls"; got != want {
 		t.Errorf("Redacted()[SMTP_URL] = %q, want %q", got, want)
 	}
-	for _, name := range []string{"WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_WEBHOOK_VERIFY_TOKEN"} {
+	for _, name := range []string{"WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_WEBHOOK_VERIFY_TOKEN", "INSURE_ADMIN_TOKEN"} {
 		if got := r[name]; got != "(set)" {
 			t.Errorf("Redacted()[%s] = %q, want (set)", name, got)
 		}
@@ -1439,6 +1476,9 @@ func TestSecretsNeverEchoed(t *testing.T) {
 		"WHATSAPP_TOKEN":                {token + " x", token + "\x00", token + "é", strings.Repeat(token, 100)},
 		"WHATSAPP_APP_SECRET":           {appSecret + " x", appSecret + "\x7f", appSecret + "é", strings.Repeat(appSecret, 100)},
 		"WHATSAPP_WEBHOOK_VERIFY_TOKEN": {verifyToken + "\tx", verifyToken + "\nx", "é" + verifyToken, strings.Repeat(verifyToken, 100)},
+		"INSURE_ADMIN_TOKEN": {
+			shortAdmin, adminToken + " x", adminToken + "\x00", "é" + adminToken, strings.Repeat(adminToken, 100),
+		},
 	}
 	for name, values := range bad {
 		for _, v := range values {
@@ -1454,6 +1494,8 @@ func TestSecretsNeverEchoed(t *testing.T) {
 				d.WhatsAppAppSecret = v
 			case "WHATSAPP_WEBHOOK_VERIFY_TOKEN":
 				d.WhatsAppWebhookVerifyToken = v
+			case "INSURE_ADMIN_TOKEN":
+				d.AdminToken = v
 			}
 			validateErr := d.Validate()
 			for _, err := range []error{envErr, setErr, validateErr} {

@@ -37,9 +37,10 @@
 //
 // DATABASE_URL may hold a PostgreSQL password and SMTP_URL an SMTP one.
 // Errors, Vars and Redacted show them as "xxxxx" (see RedactDatabaseURL),
-// and WHATSAPP_TOKEN, WHATSAPP_APP_SECRET and WHATSAPP_WEBHOOK_VERIFY_TOKEN
-// as "(set)"; only the Config fields (and DatabaseTarget.URL) hold them in
-// clear, for the drivers and the webhook.
+// and WHATSAPP_TOKEN, WHATSAPP_APP_SECRET, WHATSAPP_WEBHOOK_VERIFY_TOKEN and
+// INSURE_ADMIN_TOKEN as "(set)"; only the Config fields (and
+// DatabaseTarget.URL) hold them in clear, for the drivers, the webhook and
+// the seeding of the admin token.
 //
 // # Rules across variables
 //

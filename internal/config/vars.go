@@ -388,7 +388,44 @@ func variables() []variable {
 				"that carries it. Set it together with WHATSAPP_APP_SECRET, or neither. Empty: the webhook is off. "+
 				"It is never logged or echoed in errors: they show (set).",
 			whatsAppVerifyTokenExpected, func(c *Config) *string { return &c.WhatsAppWebhookVerifyToken }),
+		adminTokenVar(),
 	}
+}
+
+// Texts and limits of INSURE_ADMIN_TOKEN.
+const (
+	adminTokenExpected = "an API token of 32 to 1024 printable ASCII characters without spaces, or empty"
+	minAdminTokenLen   = 32
+)
+
+// adminTokenVar is INSURE_ADMIN_TOKEN: a secret like secretVar's that must
+// also be long enough not to be guessed, since it carries the admin role.
+func adminTokenVar() variable {
+	v := secretVar("INSURE_ADMIN_TOKEN",
+		"API token with the admin role that insure serve and insure worker seed at start-up, for automation "+
+			"(scripts, CI, provisioning); only its SHA-256 is stored. Empty: none is seeded. "+
+			"It is never logged or echoed in errors: they show (set).",
+		adminTokenExpected, func(c *Config) *string { return &c.AdminToken })
+	v.check = func(c *Config) string { return checkAdminToken(c.AdminToken) }
+	return v
+}
+
+// checkAdminToken returns "" if s is empty or a usable admin token (see
+// checkSecret, and at least minAdminTokenLen characters), else what was
+// expected with the reason. The text never quotes s.
+func checkAdminToken(s string) string {
+	if expected := checkSecret(s, adminTokenExpected); expected != "" {
+		return expected
+	}
+	if s != "" && len(s) < minAdminTokenLen {
+		length := fmt.Sprintf("%d characters", len(s))
+		if len(s) == 1 {
+			length = "1 character"
+		}
+		return fmt.Sprintf("%s; it is %s long: the token must be at least %d characters "+
+			"(e.g. generated with openssl rand -base64 32 or insure token create)", adminTokenExpected, length, minAdminTokenLen)
+	}
+	return ""
 }
 
 // secretVar is a secret string variable: empty, or at most 1024 printable

@@ -52,7 +52,7 @@ func TestRegisterCustomer(t *testing.T) {
 		t.Errorf("command (-want +got):\n%s", diff)
 	}
 	wantEC := event.Context{
-		CorrelationID: correlationID, Actor: "api", Channel: "api",
+		CorrelationID: correlationID, Actor: "token:test-admin", Channel: "api",
 		IP: "192.0.2.1", UserAgent: "insure-test/1.0",
 	}
 	if diff := cmp.Diff(wantEC, gotEC); diff != "" {

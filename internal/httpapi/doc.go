@@ -14,10 +14,21 @@
 // the raw body has been checked (webhook.go). /readyz and the provider list
 // report what the Health service says (health.go).
 //
+// Every route but the health checks and the webhooks takes a bearer token
+// (auth.go): Services.Auth authenticates it, and the access table in
+// access.go, the one place that says who may do what, decides whether the
+// token's role may call the route. No token, or one the authenticator
+// rejects, is answered with 401 and a WWW-Authenticate challenge; a role
+// not allowed, with 403. Without an authenticator every protected route
+// answers 401. NewServer fails for a route missing from the access table.
+// The actor of the events a request causes is its token's ("token:<name>"),
+// never anything in the body.
+//
 // Every request gets a correlation id (X-Correlation-ID or X-Request-ID when
 // that is a UUID, otherwise a new one), echoed in X-Request-ID and passed to
 // the services in an event.Context, and one log line with its method, route
-// pattern, status and duration. Panics in handlers become 500 responses.
+// pattern, status, duration and, once authenticated, the token's name and
+// role (never the token). Panics in handlers become 500 responses.
 //
 // The contracttest subpackage checks every request and response against
 // api/openapi.yaml; the tests here run every endpoint through it.

@@ -98,12 +98,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusInternalServerError {
 		detail = errorDetail{Code: string(apperr.Internal), Message: "internal error"}
 		if !errors.Is(err, errPanic) {
-			s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			attrs := []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("route", r.Pattern),
 				slog.String("request_id", requestIDFrom(r.Context())),
 				slog.String("err", err.Error()),
-			)
+			}
+			s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error", append(attrs, callerFrom(r.Context()).attrs()...)...)
 		}
 	}
 	// Headers that describe a success do not belong on an error.

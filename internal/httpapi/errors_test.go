@@ -261,14 +261,14 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 
 func TestForbiddenAndUnauthorized(t *testing.T) {
 	t.Parallel()
-	// These codes are not in the spec yet (there is no authentication);
-	// check the mapping without the contract.
+	// A service's own 401 or 403, not the token check's: check the mapping
+	// without the contract, whose 401 promises a bearer challenge.
 	for code, status := range map[apperr.Code]int{apperr.Forbidden: 403, apperr.Unauthorized: 401} {
 		svc, f := happyServices()
 		f.customers.GetFn = func(context.Context, string) (projection.Customer, error) {
 			return projection.Customer{}, apperr.New(code, "no")
 		}
-		h := &harness{t: t, f: f, h: newServer(svc)}
+		h := &harness{t: t, f: f, h: newServer(t, svc)}
 		wantError(t, h.do("GET", "/api/v1/customers/"+customerID, ""), status, string(code), "")
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"insure/internal/app"
 	"insure/internal/apperr"
+	"insure/internal/auth"
 	"insure/internal/customer"
 	"insure/internal/event"
 	"insure/internal/httpapi"
@@ -23,18 +24,30 @@ import (
 // by each test. A method whose field is nil fails like a missing resource.
 
 var (
-	_ httpapi.Customers   = (*fakeCustomers)(nil)
-	_ httpapi.Quotations  = (*fakeQuotations)(nil)
-	_ httpapi.Policies    = (*fakePolicies)(nil)
-	_ httpapi.Messages    = (*fakeMessages)(nil)
-	_ httpapi.Documents   = (*fakeDocuments)(nil)
-	_ httpapi.Events      = (*fakeEvents)(nil)
-	_ httpapi.DeadLetters = (*fakeDeadLetters)(nil)
-	_ httpapi.Health      = (*fakeHealth)(nil)
-	_ httpapi.Webhooks    = (*fakeWebhooks)(nil)
+	_ httpapi.Authenticator = (*fakeAuth)(nil)
+	_ httpapi.Customers     = (*fakeCustomers)(nil)
+	_ httpapi.Quotations    = (*fakeQuotations)(nil)
+	_ httpapi.Policies      = (*fakePolicies)(nil)
+	_ httpapi.Messages      = (*fakeMessages)(nil)
+	_ httpapi.Documents     = (*fakeDocuments)(nil)
+	_ httpapi.Events        = (*fakeEvents)(nil)
+	_ httpapi.DeadLetters   = (*fakeDeadLetters)(nil)
+	_ httpapi.Health        = (*fakeHealth)(nil)
+	_ httpapi.Webhooks      = (*fakeWebhooks)(nil)
 )
 
 var errNotSet = apperr.New(apperr.NotFound, "fake: method not set up")
+
+type fakeAuth struct {
+	AuthenticateFn func(ctx context.Context, raw string) (auth.Principal, error)
+}
+
+func (f *fakeAuth) Authenticate(ctx context.Context, raw string) (auth.Principal, error) {
+	if f.AuthenticateFn == nil {
+		return auth.Principal{}, errNotSet
+	}
+	return f.AuthenticateFn(ctx, raw)
+}
 
 type fakeCustomers struct {
 	RegisterFn    func(ctx context.Context, ec event.Context, cmd customer.Register) (projection.Customer, error)
@@ -248,12 +261,40 @@ var (
 	correlationID = "01956a3e-7c2b-7d4e-8f00-000000000007"
 	unknownID     = "01956a3e-7c2b-7d4e-8f00-0000000000ff"
 
+	// The tokens happyServices' authenticator accepts, one per role. The
+	// harness sends adminToken unless a request says otherwise.
+	adminToken   = "admin-token"
+	agentToken   = "agent-token"
+	auditorToken = "auditor-token"
+	serviceToken = "service-token"
+
 	// The WhatsApp webhook's secrets in happyServices.
 	testVerifyToken = "verify-7f3a9c"
 	testAppSecret   = "app-secret-51d2e8"
 )
 
 func ptr[T any](v T) *T { return &v }
+
+// testPrincipals are the principals of the test tokens. Their names differ
+// from the tokens, so that a log can be checked for one and not the other.
+func testPrincipals() map[string]auth.Principal {
+	return map[string]auth.Principal{
+		adminToken:   {TokenID: "tok-1", Name: "test-admin", Role: auth.RoleAdmin},
+		agentToken:   {TokenID: "tok-2", Name: "test-agent", Role: auth.RoleAgent},
+		auditorToken: {TokenID: "tok-3", Name: "test-auditor", Role: auth.RoleAuditor},
+		serviceToken: {TokenID: "tok-4", Name: "test-service", Role: auth.RoleService},
+	}
+}
+
+// tokenFor returns the test token of role.
+func tokenFor(role auth.Role) string {
+	for token, p := range testPrincipals() {
+		if p.Role == role {
+			return token
+		}
+	}
+	panic("no test token for role " + role)
+}
 
 func testCustomer() projection.Customer {
 	return projection.Customer{
@@ -379,6 +420,15 @@ func testDeadLetter() queue.DeadLetter {
 // happyServices returns fakes that succeed with the fixtures above.
 func happyServices() (httpapi.Services, *fakes) {
 	f := &fakes{
+		auth: &fakeAuth{
+			AuthenticateFn: func(_ context.Context, raw string) (auth.Principal, error) {
+				p, ok := testPrincipals()[raw]
+				if !ok {
+					return auth.Principal{}, apperr.New(apperr.Unauthorized, "fake: the token is not valid; ask an admin for one")
+				}
+				return p, nil
+			},
+		},
 		customers: &fakeCustomers{
 			RegisterFn: func(context.Context, event.Context, customer.Register) (projection.Customer, error) {
 				c := testCustomer()
@@ -481,6 +531,7 @@ func happyServices() (httpapi.Services, *fakes) {
 
 // fakes holds one fake per service.
 type fakes struct {
+	auth        *fakeAuth
 	customers   *fakeCustomers
 	quotations  *fakeQuotations
 	policies    *fakePolicies
@@ -496,6 +547,7 @@ type fakes struct {
 
 func (f *fakes) services() httpapi.Services {
 	return httpapi.Services{
+		Auth:        f.auth,
 		Customers:   f.customers,
 		Quotations:  f.quotations,
 		Policies:    f.policies,

@@ -51,7 +51,10 @@ func newHarness(t testing.TB, c *contracttest.Contract, edit func(*httpapi.Servi
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httpapi.NewServer(svc, logger, func() time.Time { return testNow })
+	srv, err := httpapi.NewServer(svc, logger, func() time.Time { return testNow })
+	if err != nil {
+		t.Fatalf("NewServer: %v", err)
+	}
 	return &harness{t: t, f: f, contract: c, h: c.Wrap(t, srv), logs: logs}
 }
 
@@ -60,17 +63,26 @@ type option func(*http.Request)
 
 func header(k, v string) option { return func(r *http.Request) { r.Header.Set(k, v) } }
 
+// as sends the request with token as its bearer token, instead of
+// adminToken.
+func as(token string) option { return header("Authorization", "Bearer "+token) }
+
+// anonymous sends the request without an Authorization header. On a
+// protected route that is wrong on purpose; add wrong() there.
+func anonymous() option { return func(r *http.Request) { r.Header.Del("Authorization") } }
+
 // wrong marks a request that is wrong on purpose: the contract check skips
 // the request but still checks the response.
 func wrong() option { return header(contracttest.SkipRequestHeader, "1") }
 
-// do sends a request; a non-empty body is sent as application/json unless
-// an option sets another Content-Type.
+// do sends a request with adminToken as its bearer token; a non-empty body
+// is sent as application/json unless an option sets another Content-Type.
 func (h *harness) do(method, target, body string, opts ...option) *httptest.ResponseRecorder {
 	h.t.Helper()
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
 	r.RemoteAddr = "192.0.2.1:54321"
 	r.Header.Set("User-Agent", "insure-test/1.0")
+	r.Header.Set("Authorization", "Bearer "+adminToken)
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
 	}

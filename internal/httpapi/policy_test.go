@@ -223,7 +223,7 @@ func TestScanExpiringPolicies(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("as of (-want +got):\n%s", diff)
 			}
-			if gotEC.Actor != "api" || gotEC.CorrelationID != w.Header().Get("X-Request-ID") {
+			if gotEC.Actor != "token:test-admin" || gotEC.CorrelationID != w.Header().Get("X-Request-ID") {
 				t.Errorf("event context = %+v", gotEC)
 			}
 			if diff := cmp.Diff(report, decodeJSON[app.ScanReport](t, w)); diff != "" {

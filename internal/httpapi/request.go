@@ -57,12 +57,15 @@ func eventContext(r *http.Request) event.Context {
 	}
 }
 
-// actorOf returns who is making the request. There is no authentication
-// yet, so every request acts as "api". When authentication arrives, this is
-// the one place that sets the actor, from the authenticated token; the actor
-// is never taken from the request body.
-func actorOf(*http.Request) string {
-	return "api"
+// actorOf returns who is making the request: the authenticated token's
+// actor ("token:<name>"), or "anonymous" on a public route. It is the one
+// place the actor of the events a request causes comes from; it is never
+// taken from the request body.
+func actorOf(r *http.Request) string {
+	if p, ok := principalFrom(r.Context()); ok {
+		return p.Actor()
+	}
+	return actorAnonymous
 }
 
 // clientIP returns the host of the peer's address. Forwarding headers are

@@ -1,9 +1,13 @@
 package httpapi
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
+	"sort"
 	"time"
 
 	"insure/internal/apperr"
@@ -15,22 +19,43 @@ type Server struct {
 	logger *slog.Logger
 	now    func() time.Time
 	mux    *http.ServeMux
+	// access is the access table (accessTable, except in tests).
+	access map[string]rule
 	// patterns lists every pattern registered on mux, in order.
 	patterns []string
+	// errs collects what is wrong with the routes as they are registered.
+	errs []error
 }
 
 // NewServer returns the API over the given services. A nil logger discards
 // logs; a nil now uses time.Now.
-func NewServer(s Services, logger *slog.Logger, now func() time.Time) *Server {
+//
+// Every route but the public ones (the health checks and the WhatsApp
+// webhook) takes a bearer token, which s.Auth authenticates; without
+// s.Auth every such request is answered with 401. NewServer fails when a
+// route has no entry in the access table (access.go), or an entry names no
+// route: that is a bug in this package, not in its caller's input.
+func NewServer(s Services, logger *slog.Logger, now func() time.Time) (*Server, error) {
+	return newServer(s, logger, now, accessTable())
+}
+
+// newServer is NewServer with the given access table.
+func newServer(s Services, logger *slog.Logger, now func() time.Time, access map[string]rule) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if now == nil {
 		now = time.Now
 	}
-	srv := &Server{svc: s, logger: logger, now: now, mux: http.NewServeMux()}
+	srv := &Server{svc: s, logger: logger, now: now, mux: http.NewServeMux(), access: access}
 	srv.routes()
-	return srv
+	if err := srv.checkAccess(); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	if s.Auth == nil {
+		logger.Warn("the API has no authenticator: every request to a route that takes a bearer token is answered with 401")
+	}
+	return srv, nil
 }
 
 // routes registers every endpoint. api/openapi.yaml lists the same ones; a
@@ -81,13 +106,57 @@ func (s *Server) Routes() []string {
 // with writeError.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// handle registers h for pattern behind the access rule the access table
+// gives pattern. A pattern the table does not list, or that is registered
+// twice or that the mux refuses, is not registered: it is recorded as an
+// error, which makes NewServer fail.
 func (s *Server) handle(pattern string, h handlerFunc) {
+	if slices.Contains(s.patterns, pattern) {
+		s.errs = append(s.errs, fmt.Errorf("route %q is registered twice", pattern))
+		return
+	}
 	s.patterns = append(s.patterns, pattern)
+	// ServeMux panics on a pattern it cannot parse or that conflicts with
+	// another; NewServer reports that as an error instead.
+	defer func() {
+		if v := recover(); v != nil {
+			s.errs = append(s.errs, fmt.Errorf("route %q: %v", pattern, v))
+		}
+	}()
+	rule, ok := s.access[pattern]
+	if !ok {
+		s.errs = append(s.errs, fmt.Errorf("route %q has no entry in the access table (access.go); say which roles may call it", pattern))
+		return
+	}
+	if err := checkRule(pattern, rule); err != nil {
+		s.errs = append(s.errs, err)
+		return
+	}
+	if !rule.public {
+		h = s.authorized(pattern, rule, h)
+	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// checkAccess returns the errors found while the routes were registered,
+// and an error for each entry of the access table that names no route.
+func (s *Server) checkAccess() error {
+	errs := s.errs
+	var stale []string
+	for pattern := range s.access {
+		if !slices.Contains(s.patterns, pattern) {
+			stale = append(stale, pattern)
+		}
+	}
+	sort.Strings(stale)
+	for _, pattern := range stale {
+		errs = append(errs, fmt.Errorf("the access table (access.go) has an entry for %q, which is not a route; remove it or fix its pattern", pattern))
+	}
+	return errors.Join(errs...)
 }
 
 // ServeHTTP serves one request: it assigns the request id, logs the
@@ -96,7 +165,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	id := requestID(r)
 	w.Header().Set(headerRequestID, id)
-	r = r.WithContext(withRequestID(r.Context(), id))
+	caller := &callerInfo{}
+	r = r.WithContext(withCaller(withRequestID(r.Context(), id), caller))
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		// r.Pattern is set by the mux on this same *http.Request.
@@ -104,13 +174,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if route == "" {
 			route = "unmatched"
 		}
-		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("route", route),
 			slog.Int("status", sw.statusCode()),
 			slog.Int64("duration_ms", s.now().Sub(start).Milliseconds()),
 			slog.String("request_id", id),
-		)
+		}
+		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "http request", append(attrs, caller.attrs()...)...)
 	}()
 	s.recoverPanics(sw, r)
 }
@@ -126,13 +197,14 @@ func (s *Server) recoverPanics(w *statusWriter, r *http.Request) {
 		if v == http.ErrAbortHandler {
 			panic(v)
 		}
-		s.logger.LogAttrs(r.Context(), slog.LevelError, "panic in handler",
+		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("route", r.Pattern),
 			slog.String("request_id", requestIDFrom(r.Context())),
 			slog.Any("panic", v),
 			slog.String("stack", string(debug.Stack())),
-		)
+		}
+		s.logger.LogAttrs(r.Context(), slog.LevelError, "panic in handler", append(attrs, callerFrom(r.Context()).attrs()...)...)
 		if w.wroteHeader {
 			panic(http.ErrAbortHandler)
 		}

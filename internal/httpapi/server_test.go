@@ -18,8 +18,13 @@ import (
 	"insure/internal/projection"
 )
 
-func newServer(svc httpapi.Services) *httpapi.Server {
-	return httpapi.NewServer(svc, nil, func() time.Time { return testNow })
+func newServer(t testing.TB, svc httpapi.Services) *httpapi.Server {
+	t.Helper()
+	srv, err := httpapi.NewServer(svc, nil, func() time.Time { return testNow })
+	if err != nil {
+		t.Fatalf("NewServer: %v", err)
+	}
+	return srv
 }
 
 func TestHealth(t *testing.T) {
@@ -32,6 +37,49 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+// sample is a good request to one route and the status the happy fakes
+// answer it with.
+type sample struct {
+	route        string // the pattern, as registered and in the access table
+	target, body string
+	status       int
+	opts         []option
+}
+
+func (s sample) method() string {
+	m, _, _ := strings.Cut(s.route, " ")
+	return m
+}
+
+// samples returns one good request for every route.
+func samples() []sample {
+	return []sample{
+		{"GET /healthz", "/healthz", "", 200, nil},
+		{"GET /readyz", "/readyz", "", 200, nil},
+		{"POST /api/v1/customers", "/api/v1/customers", `{"name":"Asha Rao","email":"asha@example.com","phone":"+91 98765 43210","date_of_birth":"1990-05-17","channel":"web","preferences":{"email":true,"whatsapp":false}}`, 201, nil},
+		{"GET /api/v1/customers", "/api/v1/customers?limit=10", "", 200, nil},
+		{"GET /api/v1/customers/{id}", "/api/v1/customers/" + customerID, "", 200, nil},
+		{"PATCH /api/v1/customers/{id}", "/api/v1/customers/" + customerID, `{"phone":"+919876543211","preferences":{"whatsapp":true}}`, 200, nil},
+		{"POST /api/v1/customers/{id}/verify-email", "/api/v1/customers/" + customerID + "/verify-email", `{"token":"abc"}`, 200, nil},
+		{"GET /api/v1/customers/{id}/events", "/api/v1/customers/" + customerID + "/events", "", 200, nil},
+		{"POST /api/v1/quotations", "/api/v1/quotations", `{"customer_id":"` + customerID + `","product":"motor","sum_insured":50000000,"currency":"INR","details":{"vehicle_make":"Maruti","vehicle_model":"Swift","vehicle_year":2021,"ncb_percent":20}}`, 202, nil},
+		{"GET /api/v1/quotations/{id}", "/api/v1/quotations/" + quotationID, "", 200, nil},
+		{"POST /api/v1/policies", "/api/v1/policies", `{"customer_id":"` + customerID + `","quotation_id":"` + quotationID + `","insurer":"acme","product":"motor","premium":1234500,"sum_insured":50000000,"start_date":"2025-03-14","end_date":"2026-03-13"}`, 201, nil},
+		{"GET /api/v1/policies", "/api/v1/policies?expiring_within_days=30", "", 200, nil},
+		{"POST /api/v1/policies/expiry-scan", "/api/v1/policies/expiry-scan", "", 200, nil},
+		{"GET /api/v1/policies/{id}", "/api/v1/policies/" + policyID, "", 200, nil},
+		{"POST /api/v1/policies/{id}/renew", "/api/v1/policies/" + policyID + "/renew", `{"end_date":"2027-03-13"}`, 200, nil},
+		{"GET /api/v1/messages", "/api/v1/messages?customer_id=" + customerID + "&channel=email", "", 200, nil},
+		{"GET /api/v1/documents/{id}", "/api/v1/documents/" + documentID, "", 200, nil},
+		{"GET /api/v1/events", "/api/v1/events?after=0&limit=10&type=CustomerRegistered", "", 200, nil},
+		{"GET /api/v1/dead-letters", "/api/v1/dead-letters", "", 200, nil},
+		{"POST /api/v1/dead-letters/{id}/retry", "/api/v1/dead-letters/7/retry", "", 200, nil},
+		{"GET /api/v1/providers", "/api/v1/providers", "", 200, nil},
+		{"GET /api/v1/webhooks/whatsapp", "/api/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=" + testVerifyToken + "&hub.challenge=1158201444", "", 200, nil},
+		{"POST /api/v1/webhooks/whatsapp", "/api/v1/webhooks/whatsapp", whatsAppBody, 200, []option{signed(whatsAppBody)}},
+	}
+}
+
 // TestEveryOperation sends one good request to every operation in the spec
 // through the contract check, and fails if the spec has an operation this
 // tour does not reach.
@@ -39,39 +87,10 @@ func TestEveryOperation(t *testing.T) {
 	t.Parallel()
 	c := contracttest.New(t)
 	h := setupWith(t, c)
-	tour := []struct {
-		method, path, body string
-		status             int
-		opts               []option
-	}{
-		{"GET", "/healthz", "", 200, nil},
-		{"GET", "/readyz", "", 200, nil},
-		{"POST", "/api/v1/customers", `{"name":"Asha Rao","email":"asha@example.com","phone":"+91 98765 43210","date_of_birth":"1990-05-17","channel":"web","preferences":{"email":true,"whatsapp":false}}`, 201, nil},
-		{"GET", "/api/v1/customers?limit=10", "", 200, nil},
-		{"GET", "/api/v1/customers/" + customerID, "", 200, nil},
-		{"PATCH", "/api/v1/customers/" + customerID, `{"phone":"+919876543211","preferences":{"whatsapp":true}}`, 200, nil},
-		{"POST", "/api/v1/customers/" + customerID + "/verify-email", `{"token":"abc"}`, 200, nil},
-		{"GET", "/api/v1/customers/" + customerID + "/events", "", 200, nil},
-		{"POST", "/api/v1/quotations", `{"customer_id":"` + customerID + `","product":"motor","sum_insured":50000000,"currency":"INR","details":{"vehicle_make":"Maruti","vehicle_model":"Swift","vehicle_year":2021,"ncb_percent":20}}`, 202, nil},
-		{"GET", "/api/v1/quotations/" + quotationID, "", 200, nil},
-		{"POST", "/api/v1/policies", `{"customer_id":"` + customerID + `","quotation_id":"` + quotationID + `","insurer":"acme","product":"motor","premium":1234500,"sum_insured":50000000,"start_date":"2025-03-14","end_date":"2026-03-13"}`, 201, nil},
-		{"GET", "/api/v1/policies?expiring_within_days=30", "", 200, nil},
-		{"POST", "/api/v1/policies/expiry-scan", "", 200, nil},
-		{"GET", "/api/v1/policies/" + policyID, "", 200, nil},
-		{"POST", "/api/v1/policies/" + policyID + "/renew", `{"end_date":"2027-03-13"}`, 200, nil},
-		{"GET", "/api/v1/messages?customer_id=" + customerID + "&channel=email", "", 200, nil},
-		{"GET", "/api/v1/documents/" + documentID, "", 200, nil},
-		{"GET", "/api/v1/events?after=0&limit=10&type=CustomerRegistered", "", 200, nil},
-		{"GET", "/api/v1/dead-letters", "", 200, nil},
-		{"POST", "/api/v1/dead-letters/7/retry", "", 200, nil},
-		{"GET", "/api/v1/providers", "", 200, nil},
-		{"GET", "/api/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=" + testVerifyToken + "&hub.challenge=1158201444", "", 200, nil},
-		{"POST", "/api/v1/webhooks/whatsapp", whatsAppBody, 200, []option{signed(whatsAppBody)}},
-	}
-	for _, tt := range tour {
-		w := h.do(tt.method, tt.path, tt.body, tt.opts...)
+	for _, tt := range samples() {
+		w := h.do(tt.method(), tt.target, tt.body, tt.opts...)
 		if w.Code != tt.status {
-			t.Errorf("%s %s: status %d, want %d; body %s", tt.method, tt.path, w.Code, tt.status, w.Body.String())
+			t.Errorf("%s %s: status %d, want %d; body %s", tt.method(), tt.target, w.Code, tt.status, w.Body.String())
 		}
 	}
 	if missing := c.Uncovered(); len(missing) > 0 {
@@ -84,7 +103,7 @@ func TestEveryOperation(t *testing.T) {
 func TestRoutesMatchSpec(t *testing.T) {
 	t.Parallel()
 	svc, _ := happyServices()
-	routes := newServer(svc).Routes()
+	routes := newServer(t, svc).Routes()
 	sort.Strings(routes)
 	if len(slices.Compact(slices.Clone(routes))) != len(routes) {
 		t.Errorf("a route is registered twice: %v", routes)
@@ -175,7 +194,7 @@ func TestEventContext(t *testing.T) {
 	wantStatus(t, w, http.StatusCreated)
 	want := event.Context{
 		CorrelationID: w.Header().Get("X-Request-ID"),
-		Actor:         "api",
+		Actor:         "token:test-admin",
 		Channel:       "api",
 		IP:            "2001:db8::1",
 		UserAgent:     strings.Repeat("é", 256),
@@ -232,8 +251,13 @@ func TestRequestLog(t *testing.T) {
 func TestServesOverHTTP(t *testing.T) {
 	t.Parallel()
 	svc, _ := happyServices()
-	srv := newTestServer(t, contracttest.Middleware(t, newServer(svc)))
-	resp, err := http.Get(srv + "/api/v1/documents/" + documentID)
+	srv := newTestServer(t, contracttest.Middleware(t, newServer(t, svc)))
+	req, err := http.NewRequest("GET", srv+"/api/v1/documents/"+documentID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+auditorToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"insure/internal/app"
+	"insure/internal/auth"
 	"insure/internal/customer"
 	"insure/internal/event"
 	"insure/internal/policy"
@@ -22,6 +23,16 @@ import (
 // apperr.Invalid with Field set for a rule a command breaks, apperr.Conflict
 // for a stale version or a duplicate, apperr.Unavailable when the store
 // cannot be reached. Any other error is a bug and is answered with 500.
+
+// Authenticator says whose a bearer token is.
+type Authenticator interface {
+	// Authenticate returns the principal of the raw token (the part of the
+	// Authorization header after "Bearer "). It fails with
+	// apperr.Unauthorized for a token that is unknown, revoked, expired or
+	// malformed, and otherwise only when it cannot tell (apperr.Unavailable
+	// while its store is down).
+	Authenticate(ctx context.Context, raw string) (auth.Principal, error)
+}
 
 // Customers registers, reads and changes customers.
 type Customers interface {
@@ -145,10 +156,16 @@ func redacted(secret string) string {
 
 // Services are the application services behind the API, and the settings of
 // the endpoints that need them. Every service must be set except these:
-// without Health, /readyz answers ok with no checks and the provider list is
-// empty; without Webhooks or a complete WhatsAppWebhook, the WhatsApp
-// webhook's routes answer 404.
+// without Auth, every route that takes a bearer token answers 401 (the API
+// fails closed; only the public routes work); without Health, /readyz
+// answers ok with no checks and the provider list is empty; without
+// Webhooks or a complete WhatsAppWebhook, the WhatsApp webhook's routes
+// answer 404.
 type Services struct {
+	// Auth authenticates the bearer token of every request to a route
+	// that is not public (see access.go).
+	Auth Authenticator
+
 	Customers   Customers
 	Quotations  Quotations
 	Policies    Policies

@@ -17,6 +17,15 @@
 //
 // A request that matches no path or method in the spec must be answered
 // with 404 or 405 and the spec's NotFound or MethodNotAllowed response.
+//
+// Security is checked for its shape only: a request to an operation that
+// the spec protects with its bearer scheme must carry an
+// "Authorization: Bearer <token>" header, any token; a request to a public
+// operation (security: []) need not. Whether a token is valid, and whether
+// its role may call the operation, is the server's decision, and its 401
+// and 403 answers are validated like any other response. A request sent
+// without a token on purpose is wrong on purpose: mark it with
+// SkipRequestHeader.
 package contracttest
 
 import (
@@ -176,7 +185,30 @@ func (c *Contract) options() *openapi3filter.Options {
 		IncludeResponseStatus:   true,
 		MultiError:              true,
 		SchemaValidationOptions: c.opts,
+		AuthenticationFunc:      authenticate,
 	}
+}
+
+// authenticate checks a request against one security scheme of the
+// operation it is for; kin-openapi calls it only for operations with
+// security requirements. The spec has one kind of scheme, an http bearer
+// token: the request must send "Authorization: Bearer <token>" (the scheme
+// in any case) with any token. Any other kind of scheme fails, so that a
+// scheme added to the spec cannot go unchecked.
+func authenticate(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	scheme := in.SecurityScheme
+	if scheme.Type != "http" || !strings.EqualFold(scheme.Scheme, "bearer") {
+		return in.NewError(fmt.Errorf("security scheme %q is %s %s; contracttest checks only http bearer schemes", in.SecuritySchemeName, scheme.Type, scheme.Scheme))
+	}
+	values := in.RequestValidationInput.Request.Header.Values("Authorization")
+	if len(values) != 1 {
+		return in.NewError(fmt.Errorf("the operation needs one Authorization: Bearer <token> header, got %d", len(values)))
+	}
+	name, token, _ := strings.Cut(strings.TrimSpace(values[0]), " ")
+	if !strings.EqualFold(name, "Bearer") || strings.TrimSpace(token) == "" {
+		return in.NewError(errors.New("the Authorization header is not Bearer <token>"))
+	}
+	return nil
 }
 
 // syntheticInput builds a validation input for a request that matched no

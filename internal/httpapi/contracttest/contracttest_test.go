@@ -31,6 +31,10 @@ const (
 	requestID   = "01956a3e-7c2b-7d4e-8f00-000000000007"
 	healthBody  = `{"status":"ok"}`
 	errNotFound = `{"error":{"code":"not_found","message":"no such customer"}}`
+	errUnauth   = `{"error":{"code":"unauthorized","message":"send a token"}}`
+	errForbid   = `{"error":{"code":"forbidden","message":"role agent may not call GET /api/v1/events"}}`
+	challenge   = `Bearer realm="insure"`
+	goodAuth    = "Bearer any-token"
 )
 
 // respond returns a handler that answers with the given status, headers and
@@ -57,6 +61,7 @@ func TestContractReportsMismatches(t *testing.T) {
 		target  string
 		body    string
 		skip    bool
+		auth    string // the Authorization header; goodAuth when "", none when "-"
 		handler http.Handler
 		want    string // a substring of the failure; "" for no failure
 	}{
@@ -128,6 +133,42 @@ func TestContractReportsMismatches(t *testing.T) {
 			name: "405 without Allow", method: "DELETE", target: "/healthz",
 			handler: respond(405, `{"error":{"code":"method_not_allowed","message":"use GET"}}`), want: `"Allow" missing`,
 		},
+		{
+			name: "public operation without a token", method: "GET", target: "/healthz", auth: "-",
+			handler: respond(200, healthBody),
+		},
+		{
+			name: "protected operation without a token", method: "GET", target: "/api/v1/customers/" + goodID, auth: "-",
+			handler: respond(401, errUnauth, "WWW-Authenticate", challenge), want: "authorization failed",
+		},
+		{
+			name: "protected operation without a token on purpose", method: "GET", target: "/api/v1/customers/" + goodID, auth: "-", skip: true,
+			handler: respond(401, errUnauth, "WWW-Authenticate", challenge),
+		},
+		{
+			name: "another scheme", method: "GET", target: "/api/v1/customers/" + goodID, auth: "Basic YTpi",
+			handler: respond(401, errUnauth, "WWW-Authenticate", challenge), want: "is not Bearer <token>",
+		},
+		{
+			name: "bearer with no token", method: "GET", target: "/api/v1/customers/" + goodID, auth: "Bearer ",
+			handler: respond(401, errUnauth, "WWW-Authenticate", challenge), want: "is not Bearer <token>",
+		},
+		{
+			name: "any token, scheme in any case", method: "GET", target: "/api/v1/customers/" + goodID, auth: "bEARER whatever",
+			handler: respond(401, errUnauth, "WWW-Authenticate", challenge+`, error="invalid_token"`),
+		},
+		{
+			name: "401 without a challenge", method: "GET", target: "/api/v1/customers/" + goodID,
+			handler: respond(401, errUnauth), want: `"WWW-Authenticate" missing`,
+		},
+		{
+			name: "401 with another challenge", method: "GET", target: "/api/v1/customers/" + goodID,
+			handler: respond(401, errUnauth, "WWW-Authenticate", `Basic realm="insure"`), want: `"WWW-Authenticate" doesn't match schema`,
+		},
+		{
+			name: "403", method: "GET", target: "/api/v1/events",
+			handler: respond(403, errForbid),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,6 +186,13 @@ func TestContractReportsMismatches(t *testing.T) {
 			}
 			if tt.skip {
 				r.Header.Set(contracttest.SkipRequestHeader, "1")
+			}
+			switch tt.auth {
+			case "":
+				r.Header.Set("Authorization", goodAuth)
+			case "-":
+			default:
+				r.Header.Set("Authorization", tt.auth)
 			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
