@@ -35,7 +35,7 @@ import (
 func Registry() (*event.Registry, error) {
 	reg := event.NewRegistry()
 	for _, defs := range [][]event.Definition{customer.Events(), quotation.Events(), policy.Events(),
-		communication.Events(), audit.Events(), document.Events()} {
+		communication.Events(), audit.Events(), audit.AccessEvents(), document.Events()} {
 		if err := reg.Register(defs...); err != nil {
 			return nil, err
 		}

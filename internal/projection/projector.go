@@ -165,6 +165,11 @@ func (Projector) Project(ctx context.Context, tx database.Tx, env event.Envelope
 		}
 		return nil
 	}
+	if e, ok := event.As[audit.DataAccessed](p); ok {
+		return exec(`INSERT INTO access_log (id, actor, role, action, subject_type, subject_id, ip, user_agent, request_id, accessed_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			env.AggregateID, e.Actor, e.Role, e.Action, e.SubjectType, e.SubjectID, e.IP, e.UserAgent, e.RequestID, at)
+	}
 	if e, ok := event.As[audit.ActionLogged](p); ok {
 		return exec(`INSERT INTO audit_log (id, customer_id, action, source_event_id, source_event_name, actor, occurred_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, env.EventID, e.CustomerID, e.Action, e.SourceEventID, e.SourceEventName, e.Actor, at)

@@ -344,3 +344,44 @@ func (r *Reader) Audit(ctx context.Context, customerID string) ([]AuditEntry, er
 	}
 	return out, rows.Err()
 }
+
+// Accesses lists recorded reads, oldest first, optionally of one subject
+// (a customer id, for example), after the given access id.
+func (r *Reader) Accesses(ctx context.Context, subject, after string, limit int) ([]Access, string, error) {
+	limit = clampLimit(limit, 50, 200)
+	afterAt, afterID := time.Time{}, ""
+	if after != "" {
+		ts, id, ok := strings.Cut(after, "_")
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if !ok || err != nil {
+			return nil, "", apperr.Field("after", "is not a cursor returned by this endpoint")
+		}
+		afterAt, afterID = t.UTC(), id
+	}
+	rows, err := r.db.Query(ctx, `SELECT id, actor, role, action, subject_type, subject_id, ip, user_agent, request_id, accessed_at
+		FROM access_log WHERE ($1 = '' OR subject_id = $1) AND (accessed_at > $2 OR (accessed_at = $2 AND id > $3))
+		ORDER BY accessed_at, id LIMIT $4`, subject, afterAt, afterID, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list accesses: %w", err)
+	}
+	defer rows.Close()
+	out := []Access{}
+	for rows.Next() {
+		var a Access
+		if err := rows.Scan(&a.ID, &a.Actor, &a.Role, &a.Action, &a.SubjectType, &a.SubjectID, &a.IP, &a.UserAgent, &a.RequestID, &a.AccessedAt); err != nil {
+			return nil, "", err
+		}
+		a.AccessedAt = a.AccessedAt.UTC()
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = last.AccessedAt.Format(time.RFC3339Nano) + "_" + last.ID
+	}
+	return out, next, nil
+}

@@ -110,3 +110,17 @@ type AuditEntry struct {
 	Actor           string    `json:"actor"`
 	OccurredAt      time.Time `json:"occurred_at"`
 }
+
+// Access is one recorded read of personal, event or audit data.
+type Access struct {
+	ID          string    `json:"id"`
+	Actor       string    `json:"actor"`
+	Role        string    `json:"role"`
+	Action      string    `json:"action"`
+	SubjectType string    `json:"subject_type"`
+	SubjectID   string    `json:"subject_id"`
+	IP          string    `json:"ip"`
+	UserAgent   string    `json:"user_agent"`
+	RequestID   string    `json:"request_id"`
+	AccessedAt  time.Time `json:"accessed_at"`
+}
