@@ -23,6 +23,9 @@ const (
 	Internal     Code = "internal"     // 500: a bug; the message is not shown to clients
 	Forbidden    Code = "forbidden"    // 403
 	Unauthorized Code = "unauthorized" // 401
+	// TooManyRequests: the caller has used up its request budget for now;
+	// the HTTP layer says when to try again (Retry-After).
+	TooManyRequests Code = "rate_limited" // 429
 )
 
 // Error is an application error.

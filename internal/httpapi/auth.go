@@ -36,16 +36,37 @@ const actorAnonymous = "anonymous"
 // WWW-Authenticate challenge; a role the rule does not allow, with 403. An
 // authenticator that fails otherwise (its store is down) is answered as
 // its error says, such as 503.
+//
+// The rate limits (RateLimits) come first: a client IP that has used up
+// its budget of failed authentications is answered with 429 before its
+// token is checked, and each 401 for a missing or rejected token counts
+// against it. A token that has used up its own budget is answered with
+// 429, whatever its role.
 func (s *Server) authorized(pattern string, rule rule, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		lim := s.limiter
+		ip := ipKey(r)
+		if lim.failedAuthExhausted(ip) {
+			return s.tooManyRequests(w, r, "this address has sent more than %d missing or invalid tokens in %s",
+				lim.limits.FailedAuthPerIP, describeWindow(lim.limits.Window))
+		}
 		p, challenge, err := s.authenticate(r)
 		if err != nil {
 			if challenge != "" {
 				w.Header().Set(headerWWWAuthenticate, challenge)
 			}
+			// Without an authenticator no token can succeed: there is
+			// nothing to guess, so nothing to count.
+			if apperr.IsCode(err, apperr.Unauthorized) && s.svc.Auth != nil {
+				take(lim.failedAuth, w, r, ip)
+			}
 			return err
 		}
 		callerFrom(r.Context()).set(p)
+		if !take(lim.perToken, w, r, tokenKey(p)) {
+			return s.tooManyRequests(w, r, "this token has made more than %d requests in %s",
+				lim.limits.PerToken, describeWindow(lim.limits.Window))
+		}
 		if !rule.allows(p.Role) {
 			return apperr.New(apperr.Forbidden, "role %s may not call %s; it is open to %s: use a token with one of those roles", p.Role, pattern, rule)
 		}

@@ -9,8 +9,10 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"insure/internal/apperr"
 )
@@ -102,6 +104,9 @@ func unmarshalObject(data []byte, v any, strict bool) error {
 	if len(data) == 0 || data[0] != '{' {
 		return apperr.New(apperr.Malformed, "the request body must be a JSON object")
 	}
+	if err := checkText(data); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if strict {
 		dec.DisallowUnknownFields()
@@ -172,4 +177,25 @@ func jsonTypeName(t reflect.Type) string {
 		return "an object"
 	}
 	return "a different type"
+}
+
+// loneSurrogate matches a \u escape of a UTF-16 surrogate; checkText checks
+// that each high one is followed by a low one.
+var loneSurrogate = regexp.MustCompile(`(?i)\\u(d[89ab][0-9a-f]{2})(\\u(d[c-f][0-9a-f]{2}))?|\\u(d[c-f][0-9a-f]{2})`)
+
+// checkText rejects bodies that are not valid UTF-8, or that escape a lone
+// UTF-16 surrogate: encoding/json would silently turn both into U+FFFD and
+// store text the client never sent.
+func checkText(data []byte) error {
+	if !utf8.Valid(data) {
+		return apperr.New(apperr.Malformed, "the request body is not valid UTF-8")
+	}
+	if bytes.Contains(data, []byte(`\u`)) || bytes.Contains(data, []byte(`\U`)) {
+		for _, m := range loneSurrogate.FindAllSubmatch(data, -1) {
+			if len(m[4]) > 0 || (len(m[1]) > 0 && len(m[3]) == 0) {
+				return apperr.New(apperr.Malformed, "the request body escapes a lone UTF-16 surrogate (\\u%s), which is not a character", string(m[1])+string(m[4]))
+			}
+		}
+	}
+	return nil
 }

@@ -30,6 +30,17 @@
 // pattern, status, duration and, once authenticated, the token's name and
 // role (never the token). Panics in handlers become 500 responses.
 //
+// Every response carries the security headers (headers.go): nosniff, a
+// content security policy that allows nothing, no framing, no referrer, no
+// caching, and Strict-Transport-Security when the request came over TLS.
+//
+// Requests are rate limited (ratelimit.go, Services.Limits): per token on
+// the routes that take one, per client IP on the public routes, and per
+// client IP for requests answered with 401, whose small budget, once used
+// up, gets the IP 429 before its token is checked. A request over a budget
+// is answered with 429 rate_limited and Retry-After. The client IP is the
+// connection's peer: forwarding headers are not trusted.
+//
 // The contracttest subpackage checks every request and response against
 // api/openapi.yaml; the tests here run every endpoint through it.
 package httpapi

@@ -30,7 +30,6 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) error {
 		h.Set("Content-Length", strconv.FormatInt(*doc.Size, 10))
 	}
 	h.Set("Content-Disposition", `inline; filename="`+fileKind(doc.Kind)+"-"+id+`.pdf"`)
-	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	if _, err := io.Copy(w, content); err != nil {
 		// The response has begun; the short body (against Content-Length)

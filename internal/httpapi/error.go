@@ -44,6 +44,8 @@ func statusOf(code apperr.Code) int {
 		return http.StatusUnsupportedMediaType
 	case apperr.Invalid:
 		return http.StatusUnprocessableEntity
+	case apperr.TooManyRequests:
+		return http.StatusTooManyRequests
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable
 	default:

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -46,6 +47,7 @@ func setupServices(t testing.TB, edit func(*httpapi.Services)) *harness {
 func newHarness(t testing.TB, c *contracttest.Contract, edit func(*httpapi.Services)) *harness {
 	t.Helper()
 	svc, f := happyServices()
+	svc.Limits = generousLimits
 	if edit != nil {
 		edit(&svc)
 	}
@@ -57,6 +59,11 @@ func newHarness(t testing.TB, c *contracttest.Contract, edit func(*httpapi.Servi
 	}
 	return &harness{t: t, f: f, contract: c, h: c.Wrap(t, srv), logs: logs}
 }
+
+// generousLimits are the harness's rate limits: high enough that no test
+// trips them unless it sets its own (the access matrix alone sends every
+// route a bad token from one address).
+var generousLimits = httpapi.RateLimits{PerToken: 1 << 20, PerIP: 1 << 20, FailedAuthPerIP: 1 << 20, Window: time.Hour}
 
 // option changes a request before it is sent.
 type option func(*http.Request)
@@ -70,6 +77,12 @@ func as(token string) option { return header("Authorization", "Bearer "+token) }
 // anonymous sends the request without an Authorization header. On a
 // protected route that is wrong on purpose; add wrong() there.
 func anonymous() option { return func(r *http.Request) { r.Header.Del("Authorization") } }
+
+// from sends the request from the given remote address ("host:port").
+func from(addr string) option { return func(r *http.Request) { r.RemoteAddr = addr } }
+
+// overTLS marks the request as received over TLS.
+func overTLS() option { return func(r *http.Request) { r.TLS = &tls.ConnectionState{} } }
 
 // wrong marks a request that is wrong on purpose: the contract check skips
 // the request but still checks the response.

@@ -18,7 +18,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
-	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	// A write error means the client went away; there is no one to tell.
 	_, _ = w.Write(b)

@@ -25,6 +25,8 @@ type Server struct {
 	patterns []string
 	// errs collects what is wrong with the routes as they are registered.
 	errs []error
+	// limiter counts requests against the budgets of s.svc.Limits.
+	limiter *limiter
 }
 
 // NewServer returns the API over the given services. A nil logger discards
@@ -34,7 +36,12 @@ type Server struct {
 // webhook) takes a bearer token, which s.Auth authenticates; without
 // s.Auth every such request is answered with 401. NewServer fails when a
 // route has no entry in the access table (access.go), or an entry names no
-// route: that is a bug in this package, not in its caller's input.
+// route: that is a bug in this package, not in its caller's input. It
+// also fails when s.Limits has a negative field.
+//
+// Every response carries the security headers (see securityHeaders), and
+// every request to a route is counted against the rate limits of
+// s.Limits (ratelimit.go).
 func NewServer(s Services, logger *slog.Logger, now func() time.Time) (*Server, error) {
 	return newServer(s, logger, now, accessTable())
 }
@@ -47,7 +54,10 @@ func newServer(s Services, logger *slog.Logger, now func() time.Time, access map
 	if now == nil {
 		now = time.Now
 	}
-	srv := &Server{svc: s, logger: logger, now: now, mux: http.NewServeMux(), access: access}
+	if err := s.Limits.validate(); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	srv := &Server{svc: s, logger: logger, now: now, mux: http.NewServeMux(), access: access, limiter: newLimiter(s.Limits.withDefaults())}
 	srv.routes()
 	if err := srv.checkAccess(); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
@@ -132,7 +142,9 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 		s.errs = append(s.errs, err)
 		return
 	}
-	if !rule.public {
+	if rule.public {
+		h = s.limitedByIP(h)
+	} else {
 		h = s.authorized(pattern, rule, h)
 	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -159,12 +171,14 @@ func (s *Server) checkAccess() error {
 	return errors.Join(errs...)
 }
 
-// ServeHTTP serves one request: it assigns the request id, logs the
-// request, recovers panics and dispatches to the endpoint.
+// ServeHTTP serves one request: it assigns the request id, sets the
+// security headers, logs the request, recovers panics and dispatches to
+// the endpoint.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	id := requestID(r)
 	w.Header().Set(headerRequestID, id)
+	securityHeaders(w.Header(), r)
 	caller := &callerInfo{}
 	r = r.WithContext(withCaller(withRequestID(r.Context(), id), caller))
 	sw := &statusWriter{ResponseWriter: w}

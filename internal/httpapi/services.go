@@ -160,7 +160,7 @@ func redacted(secret string) string {
 // fails closed; only the public routes work); without Health, /readyz
 // answers ok with no checks and the provider list is empty; without
 // Webhooks or a complete WhatsAppWebhook, the WhatsApp webhook's routes
-// answer 404.
+// answer 404. Limits may be left zero for its defaults.
 type Services struct {
 	// Auth authenticates the bearer token of every request to a route
 	// that is not public (see access.go).
@@ -178,4 +178,8 @@ type Services struct {
 
 	// WhatsAppWebhook configures POST and GET /api/v1/webhooks/whatsapp.
 	WhatsAppWebhook WebhookConfig
+
+	// Limits are the callers' request budgets; the zero value takes the
+	// defaults (see RateLimits).
+	Limits RateLimits
 }

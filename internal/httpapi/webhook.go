@@ -74,8 +74,6 @@ func (s *Server) verifyWhatsAppWebhook(w http.ResponseWriter, r *http.Request) e
 	h := w.Header()
 	h.Set("Content-Type", contentTypeTextUTF8)
 	h.Set("Content-Length", strconv.Itoa(len(challenge)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	// A write error means the client went away; there is no one to tell.
 	_, _ = w.Write([]byte(challenge))

@@ -64,6 +64,9 @@ func (r *Reader) Customer(ctx context.Context, q database.Querier, id string) (C
 // UUIDv7), after the given id.
 func (r *Reader) Customers(ctx context.Context, after string, limit int) ([]Customer, string, error) {
 	limit = clampLimit(limit, 50, 200)
+	if after != "" && !event.ValidID(after) {
+		return nil, "", apperr.Field("after", "is not a cursor returned by this endpoint")
+	}
 	rows, err := r.db.Query(ctx, `SELECT `+customerCols+` FROM customers WHERE id > $1 ORDER BY id LIMIT $2`, after, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list customers: %w", err)

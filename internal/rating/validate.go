@@ -3,6 +3,7 @@ package rating
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -93,6 +94,8 @@ func checkName(add func(field, format string, args ...any), field, v string) {
 		add(field, "is required")
 	case !utf8.ValidString(v):
 		add(field, "must be valid UTF-8 text")
+	case strings.IndexFunc(v, unicode.IsControl) >= 0:
+		add(field, "must not contain control characters")
 	case utf8.RuneCountInString(v) > maxNameLen:
 		add(field, "must be at most %d characters, got %d", maxNameLen, utf8.RuneCountInString(v))
 	}

@@ -126,6 +126,14 @@ func TestContractReportsMismatches(t *testing.T) {
 			handler: respond(404, `not found`), want: "does not match the spec",
 		},
 		{
+			name: "429 with Retry-After", method: "GET", target: "/api/v1/customers/" + goodID,
+			handler: respond(429, `{"error":{"code":"rate_limited","message":"slow down"}}`, "Retry-After", "60"),
+		},
+		{
+			name: "429 without Retry-After", method: "GET", target: "/healthz",
+			handler: respond(429, `{"error":{"code":"rate_limited","message":"slow down"}}`), want: `"Retry-After" missing`,
+		},
+		{
 			name: "405 with Allow", method: "DELETE", target: "/healthz",
 			handler: respond(405, `{"error":{"code":"method_not_allowed","message":"use GET"}}`, "Allow", "GET, HEAD"),
 		},
