@@ -20,3 +20,16 @@ go test -race -count=1 -timeout 15m "${race_pkgs[@]}"
 
 mapfile -t rest < <(go list ./... | grep -v -e /internal/queue -e /internal/eventstore -e /internal/notify -e /internal/document -e /internal/cli)
 go test -count=1 -timeout 15m "${rest[@]}"
+
+# A short fuzzing pass over every decoder of outside input (the seed corpora
+# already ran above as ordinary tests). FUZZTIME=0 skips it.
+FUZZTIME="${FUZZTIME:-2s}"
+if [ "$FUZZTIME" != "0" ]; then
+  grep -rl --include='*_test.go' '^func Fuzz' internal | sort -u | while read -r file; do
+    pkg="./$(dirname "$file")"
+    for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //'); do
+      echo "fuzz $pkg $target ($FUZZTIME)"
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" > /tmp/insure-fuzz.log 2>&1 || { cat /tmp/insure-fuzz.log; exit 1; }
+    done
+  done
+fi
