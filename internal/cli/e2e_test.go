@@ -398,6 +398,21 @@ func endToEnd(t *testing.T, s *System, c client) {
 	if actor := evs[0].(map[string]any)["metadata"].(map[string]any)["actor"]; actor != "token:INSURE_ADMIN_TOKEN" {
 		t.Fatalf("the registration's actor is %v, want the token's name", actor)
 	}
+	// Who saw what: the reads above were recorded, and an auditor can list them.
+	auditor, _, err := s.Tokens.Create(ctx, "auditor-1", "auditor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := c.expect(200, "GET", "/api/v1/audit/access?subject="+id, nil, "Authorization", "Bearer "+auditor).json(t)
+	actions := map[string]int{}
+	for _, a := range acc["accesses"].([]any) {
+		am := a.(map[string]any)
+		actions[fmt.Sprint(am["actor"], " ", am["action"])]++
+	}
+	if actions["token:INSURE_ADMIN_TOKEN customer.events"] != 1 || actions["token:agent-1 customer.profile"] != 1 {
+		t.Fatalf("recorded accesses: %v", actions)
+	}
+	c.expect(403, "GET", "/api/v1/audit/access", nil, "Authorization", "Bearer "+agent)
 	c.expect(404, "GET", "/api/v1/nothing-here", nil, skip, "1")
 	c.expect(405, "DELETE", "/api/v1/customers", nil, skip, "1")
 }

@@ -267,6 +267,7 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 		Health:      s.Health(),
 		Webhooks:    s.Webhooks,
 		Auth:        s.Tokens,
+		Access:      app.NewAccessService(deps),
 		WhatsAppWebhook: httpapi.WebhookConfig{
 			VerifyToken: cfg.WhatsAppWebhookVerifyToken,
 			AppSecret:   cfg.WhatsAppAppSecret,

@@ -44,10 +44,10 @@ func (r rule) String() string {
 //   - admin may call everything.
 //   - agent manages customers, quotations, policies, messages, documents,
 //     dead letters and providers, but reads no event history: neither the
-//     raw stream (GET /api/v1/events) nor a customer's events (nor the
-//     audit trail, once it has a route).
-//   - auditor may read everything (every GET, the events included) and
-//     change nothing.
+//     raw stream (GET /api/v1/events) nor a customer's events, nor the
+//     access log (GET /api/v1/audit/access).
+//   - auditor may read everything (every GET, the events and the access
+//     log included) and change nothing.
 //   - service reads the event stream only.
 //
 // Public routes (no token) are the health checks and the WhatsApp webhook.
@@ -83,6 +83,8 @@ func accessTable() map[string]rule {
 		"GET /api/v1/documents/{id}": roles(admin, agent, auditor),
 
 		"GET /api/v1/events": roles(admin, auditor, service),
+
+		"GET /api/v1/audit/access": roles(admin, auditor),
 
 		"GET /api/v1/dead-letters":             roles(admin, agent, auditor),
 		"POST /api/v1/dead-letters/{id}/retry": roles(admin, agent),

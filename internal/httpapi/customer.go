@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"insure/internal/audit"
 	"insure/internal/customer"
 	"insure/internal/event"
 	"insure/internal/projection"
@@ -120,6 +121,10 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// An unrecorded read of personal data is not served (see recordAccess).
+	if err := s.recordAccess(r, audit.AccessCustomerProfile, subjectCustomer, id); err != nil {
+		return err
+	}
 	return writeCustomer(w, http.StatusOK, c)
 }
 
@@ -166,6 +171,10 @@ func (s *Server) listCustomerEvents(w http.ResponseWriter, r *http.Request) erro
 	}
 	events, err := s.svc.Customers.Events(r.Context(), id)
 	if err != nil {
+		return err
+	}
+	// An unrecorded read of personal data is not served (see recordAccess).
+	if err := s.recordAccess(r, audit.AccessCustomerEvents, subjectCustomer, id); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, eventList{Events: nonNil(events)})

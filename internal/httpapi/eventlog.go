@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"insure/internal/apperr"
+	"insure/internal/audit"
 	"insure/internal/event"
 )
 
@@ -35,6 +36,11 @@ func (s *Server) readEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	events, next, err := s.svc.Events.Read(r.Context(), after, limit, types)
 	if err != nil {
+		return err
+	}
+	// The stream holds personal data too: an unrecorded read of it is not
+	// served (see recordAccess).
+	if err := s.recordAccess(r, audit.AccessEventStream, subjectEventStream, ""); err != nil {
 		return err
 	}
 	if len(events) == 0 {

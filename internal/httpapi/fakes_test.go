@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"insure/internal/app"
@@ -34,6 +35,7 @@ var (
 	_ httpapi.DeadLetters   = (*fakeDeadLetters)(nil)
 	_ httpapi.Health        = (*fakeHealth)(nil)
 	_ httpapi.Webhooks      = (*fakeWebhooks)(nil)
+	_ httpapi.Access        = (*fakeAccess)(nil)
 )
 
 var errNotSet = apperr.New(apperr.NotFound, "fake: method not set up")
@@ -248,6 +250,50 @@ func (f *fakeWebhooks) WhatsAppStatuses(ctx context.Context, ec event.Context, s
 	return f.WhatsAppStatusesFn(ctx, ec, statuses)
 }
 
+type fakeAccess struct {
+	RecordFn func(ctx context.Context, ec event.Context, role, action, subjectType, subjectID string) error
+	ListFn   func(ctx context.Context, subject, after string, limit int) ([]projection.Access, string, error)
+}
+
+func (f *fakeAccess) Record(ctx context.Context, ec event.Context, role, action, subjectType, subjectID string) error {
+	if f.RecordFn == nil {
+		return errNotSet
+	}
+	return f.RecordFn(ctx, ec, role, action, subjectType, subjectID)
+}
+
+func (f *fakeAccess) List(ctx context.Context, subject, after string, limit int) ([]projection.Access, string, error) {
+	if f.ListFn == nil {
+		return nil, "", errNotSet
+	}
+	return f.ListFn(ctx, subject, after, limit)
+}
+
+// recordedAccess is one call of Access.Record.
+type recordedAccess struct {
+	EC                                   event.Context
+	Role, Action, SubjectType, SubjectID string
+}
+
+// accessLog keeps the reads happyServices' fake Access records.
+type accessLog struct {
+	mu    sync.Mutex
+	items []recordedAccess
+}
+
+func (l *accessLog) record(a recordedAccess) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.items = append(l.items, a)
+}
+
+// all returns the reads recorded so far, in order.
+func (l *accessLog) all() []recordedAccess {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]recordedAccess(nil), l.items...)
+}
+
 // Fixtures: views as the real services would return them.
 
 var (
@@ -396,6 +442,14 @@ func testEnvelope(position int64) event.Envelope {
 	}
 }
 
+func testAccess(id string) projection.Access {
+	return projection.Access{
+		ID: id, Actor: "token:test-auditor", Role: "auditor", Action: "customer.profile",
+		SubjectType: "customer", SubjectID: customerID, IP: "192.0.2.1", UserAgent: "insure-test/1.0",
+		RequestID: correlationID, AccessedAt: testNow,
+	}
+}
+
 func testReadiness() app.Readiness {
 	return app.Readiness{Status: "ok", Checks: []app.Check{
 		{Name: "database", Status: "ok", Critical: true},
@@ -525,6 +579,16 @@ func happyServices() (httpapi.Services, *fakes) {
 			WhatsAppStatusesFn: func(context.Context, event.Context, []app.WhatsAppStatus) error { return nil },
 		},
 		whatsAppWebhook: httpapi.WebhookConfig{VerifyToken: testVerifyToken, AppSecret: testAppSecret},
+		recorded:        &accessLog{},
+	}
+	f.access = &fakeAccess{
+		RecordFn: func(_ context.Context, ec event.Context, role, action, subjectType, subjectID string) error {
+			f.recorded.record(recordedAccess{EC: ec, Role: role, Action: action, SubjectType: subjectType, SubjectID: subjectID})
+			return nil
+		},
+		ListFn: func(context.Context, string, string, int) ([]projection.Access, string, error) {
+			return []projection.Access{testAccess(eventID)}, "", nil
+		},
 	}
 	return f.services(), f
 }
@@ -541,8 +605,13 @@ type fakes struct {
 	deadLetters *fakeDeadLetters
 	health      *fakeHealth
 	webhooks    *fakeWebhooks
+	access      *fakeAccess
 
 	whatsAppWebhook httpapi.WebhookConfig
+
+	// recorded holds the reads f.access records while its RecordFn is
+	// happyServices'.
+	recorded *accessLog
 }
 
 func (f *fakes) services() httpapi.Services {
@@ -557,6 +626,7 @@ func (f *fakes) services() httpapi.Services {
 		DeadLetters: f.deadLetters,
 		Health:      f.health,
 		Webhooks:    f.webhooks,
+		Access:      f.access,
 
 		WhatsAppWebhook: f.whatsAppWebhook,
 	}

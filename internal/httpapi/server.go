@@ -42,6 +42,10 @@ type Server struct {
 // Every response carries the security headers (see securityHeaders), and
 // every request to a route is counted against the rate limits of
 // s.Limits (ratelimit.go).
+//
+// Reads of personal, event and audit data are recorded through s.Access
+// before they are served (see recordAccess); without s.Access they are
+// served unrecorded, and NewServer logs a warning that says so.
 func NewServer(s Services, logger *slog.Logger, now func() time.Time) (*Server, error) {
 	return newServer(s, logger, now, accessTable())
 }
@@ -64,6 +68,9 @@ func newServer(s Services, logger *slog.Logger, now func() time.Time, access map
 	}
 	if s.Auth == nil {
 		logger.Warn("the API has no authenticator: every request to a route that takes a bearer token is answered with 401")
+	}
+	if s.Access == nil {
+		logger.Warn("access recording is off (the API has no access recorder): reads of customers and events are served without a record of who read them, and GET /api/v1/audit/access answers 404")
 	}
 	return srv, nil
 }
@@ -95,6 +102,8 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/documents/{id}", s.getDocument)
 
 	s.handle("GET /api/v1/events", s.readEvents)
+
+	s.handle("GET /api/v1/audit/access", s.listAccesses)
 
 	s.handle("GET /api/v1/dead-letters", s.listDeadLetters)
 	s.handle("POST /api/v1/dead-letters/{id}/retry", s.retryDeadLetter)

@@ -117,6 +117,22 @@ type Webhooks interface {
 	WhatsAppStatuses(ctx context.Context, ec event.Context, statuses []app.WhatsAppStatus) error
 }
 
+// Access records who read personal, event or audit data, and lists those
+// records for auditors.
+type Access interface {
+	// Record records one read that is about to be served: ec says who
+	// (its Actor) and from where, role is the reader's role, action what
+	// was read (one of the audit.Access* constants), and subjectType and
+	// subjectID whose data it was (subjectID may be empty). It fails with
+	// apperr.Unavailable while the store cannot be reached.
+	Record(ctx context.Context, ec event.Context, role, action, subjectType, subjectID string) error
+	// List returns recorded reads after the cursor, oldest first, only
+	// those of subject (a subject id) when it is not empty; the returned
+	// cursor is "" when there are no more. It fails with apperr.Invalid
+	// (Field "after") for a cursor it did not give out.
+	List(ctx context.Context, subject, after string, limit int) ([]projection.Access, string, error)
+}
+
 // WebhookConfig holds the WhatsApp Cloud API webhook's secrets, from the Meta
 // app's settings. Both must be set for the webhook to be served; while
 // either is empty its routes answer 404. String and LogValue redact them.
@@ -160,7 +176,9 @@ func redacted(secret string) string {
 // fails closed; only the public routes work); without Health, /readyz
 // answers ok with no checks and the provider list is empty; without
 // Webhooks or a complete WhatsAppWebhook, the WhatsApp webhook's routes
-// answer 404. Limits may be left zero for its defaults.
+// answer 404; without Access, the reads it would record are served
+// unrecorded (NewServer logs a warning) and GET /api/v1/audit/access
+// answers 404. Limits may be left zero for its defaults.
 type Services struct {
 	// Auth authenticates the bearer token of every request to a route
 	// that is not public (see access.go).
@@ -175,6 +193,10 @@ type Services struct {
 	DeadLetters DeadLetters
 	Health      Health
 	Webhooks    Webhooks
+
+	// Access records the reads of personal, event and audit data (see
+	// recordAccess) and serves GET /api/v1/audit/access.
+	Access Access
 
 	// WhatsAppWebhook configures POST and GET /api/v1/webhooks/whatsapp.
 	WhatsAppWebhook WebhookConfig
