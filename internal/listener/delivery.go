@@ -89,47 +89,64 @@ func (d Deps) processEmail(ctx context.Context, env event.Envelope, p event.Payl
 	}
 	mail, err := d.composeEmail(ctx, q)
 	if err != nil {
-		if errors.Is(err, ErrNotReady) {
-			return err
-		}
-		var skipped *skip
-		if errors.As(err, &skipped) {
-			evs, serr := m.MarkSkipped(skipped.reason, d.Now())
-			if serr != nil {
-				return serr
-			}
-			return d.settle(ctx, nil, env, ProcessEmailMessage, m, evs)
-		}
-		var rejected *rejection
-		if errors.As(err, &rejected) {
-			evs, ferr := m.MarkFailed(rejected.Error(), d.Now())
-			if ferr != nil {
-				return ferr
-			}
-			return d.settle(ctx, nil, env, ProcessEmailMessage, m, evs)
-		}
-		return err
+		return d.composeFailed(ctx, env, ProcessEmailMessage, m, err)
 	}
 	receipt, err := d.Delivery.Mailer.Send(ctx, mail)
-	switch {
-	case errors.Is(err, notify.ErrRateLimited):
-		return retryAfter(err, rateLimitDelay(err, d.Delivery.RateLimitDelay))
-	case errors.Is(err, notify.ErrUnavailable):
-		return retryLater(err)
-	case errors.Is(err, notify.ErrRejected):
-		evs, ferr := m.MarkFailed(firstLine(err), d.Now())
+	_, err = d.sendOutcome(ctx, env, ProcessEmailMessage, m, receipt, err)
+	return err
+}
+
+// composeFailed records what a message that could not be built becomes:
+// skipped (the recipient does not want it), failed (it can never be
+// built), or nothing yet (a document is not ready, or the error is
+// temporary: the job is retried).
+func (d Deps) composeFailed(ctx context.Context, env event.Envelope, listener string, m *communication.Message, err error) error {
+	if errors.Is(err, ErrNotReady) {
+		return err
+	}
+	var skipped *skip
+	if errors.As(err, &skipped) {
+		evs, serr := m.MarkSkipped(skipped.reason, d.Now())
+		if serr != nil {
+			return serr
+		}
+		return d.settle(ctx, nil, env, listener, m, evs)
+	}
+	var rejected *rejection
+	if errors.As(err, &rejected) {
+		evs, ferr := m.MarkFailed(rejected.Error(), d.Now())
 		if ferr != nil {
 			return ferr
 		}
-		return d.settle(ctx, nil, env, ProcessEmailMessage, m, evs)
+		return d.settle(ctx, nil, env, listener, m, evs)
+	}
+	return err
+}
+
+// sendOutcome maps a driver's answer to an action: a rate limit or an
+// outage releases the job for later, a rejection fails the message, any
+// other error retries the job, and success records MessageSent. sent
+// reports that MessageSent was recorded.
+func (d Deps) sendOutcome(ctx context.Context, env event.Envelope, listener string, m *communication.Message, receipt notify.Receipt, err error) (sent bool, _ error) {
+	switch {
+	case errors.Is(err, notify.ErrRateLimited):
+		return false, retryAfter(err, rateLimitDelay(err, d.Delivery.RateLimitDelay))
+	case errors.Is(err, notify.ErrUnavailable):
+		return false, retryLater(err)
+	case errors.Is(err, notify.ErrRejected):
+		evs, ferr := m.MarkFailed(firstLine(err), d.Now())
+		if ferr != nil {
+			return false, ferr
+		}
+		return false, d.settle(ctx, nil, env, listener, m, evs)
 	case err != nil:
-		return err
+		return false, err
 	}
 	evs, err := d.sent(m, receipt)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return d.settle(ctx, nil, env, ProcessEmailMessage, m, evs)
+	return true, d.settle(ctx, nil, env, listener, m, evs)
 }
 
 // sent decides MessageSent for a receipt, flagging an uncertain one.
@@ -180,44 +197,11 @@ func (d Deps) processWhatsApp(ctx context.Context, env event.Envelope, p event.P
 	}
 	msg, err := d.composeWhatsApp(ctx, q)
 	if err != nil {
-		var skipped *skip
-		if errors.As(err, &skipped) {
-			evs, serr := m.MarkSkipped(skipped.reason, d.Now())
-			if serr != nil {
-				return serr
-			}
-			return d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs)
-		}
-		var rejected *rejection
-		if errors.As(err, &rejected) {
-			evs, ferr := m.MarkFailed(rejected.Error(), d.Now())
-			if ferr != nil {
-				return ferr
-			}
-			return d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs)
-		}
-		return err
+		return d.composeFailed(ctx, env, ProcessWhatsAppMessage, m, err)
 	}
 	receipt, err := d.Delivery.WhatsApp.Send(ctx, msg)
-	switch {
-	case errors.Is(err, notify.ErrRateLimited):
-		return retryAfter(err, rateLimitDelay(err, d.Delivery.RateLimitDelay))
-	case errors.Is(err, notify.ErrUnavailable):
-		return retryLater(err)
-	case errors.Is(err, notify.ErrRejected):
-		evs, ferr := m.MarkFailed(firstLine(err), d.Now())
-		if ferr != nil {
-			return ferr
-		}
-		return d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs)
-	case err != nil:
-		return err
-	}
-	evs, err := d.sent(m, receipt)
-	if err != nil {
-		return err
-	}
-	if err := d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs); err != nil {
+	sent, err := d.sendOutcome(ctx, env, ProcessWhatsAppMessage, m, receipt, err)
+	if err != nil || !sent {
 		return err
 	}
 	if d.Webhooks != nil && receipt.ProviderID != "" {
