@@ -212,25 +212,13 @@ func Rebuild(envs []event.Envelope, reg *event.Registry) (*Log, error) {
 	if len(envs) == 0 {
 		return nil, apperr.New(apperr.NotFound, "audit log not found")
 	}
-	id := envs[0].AggregateID
-	l := &Log{ID: id}
-	for _, env := range envs {
-		if env.AggregateType != AggregateType {
-			return nil, fmt.Errorf("rebuild audit log %s: event %s (%s) belongs to aggregate type %q", id, env.EventID, env.EventName, env.AggregateType)
-		}
-		if env.AggregateID != id {
-			return nil, fmt.Errorf("rebuild audit log %s: event %s (%s) belongs to audit log %s", id, env.EventID, env.EventName, env.AggregateID)
-		}
-		if env.AggregateVersion != l.Version+1 {
-			return nil, fmt.Errorf("rebuild audit log %s: event %s (%s) has version %d, want %d", id, env.EventID, env.EventName, env.AggregateVersion, l.Version+1)
-		}
-		p, err := reg.Decode(env)
-		if err != nil {
-			return nil, fmt.Errorf("rebuild audit log %s: %w", id, err)
-		}
-		if err := l.ApplyAt(p, occurredAt(env)); err != nil {
-			return nil, fmt.Errorf("rebuild audit log %s: event %s: %w", id, env.EventID, err)
-		}
+	l := &Log{ID: envs[0].AggregateID}
+	err := event.Replay(envs, reg, AggregateType, func(p event.Payload, at time.Time) (string, error) {
+		err := l.ApplyAt(p, at)
+		return l.ID, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return l, nil
 }
@@ -277,12 +265,4 @@ func (l *Log) ApplyAt(p event.Payload, at time.Time) error {
 	}
 	*l = next
 	return nil
-}
-
-// occurredAt is when env happened: its occurred_at, or its metadata's.
-func occurredAt(env event.Envelope) time.Time {
-	if !env.OccurredAt.IsZero() {
-		return env.OccurredAt
-	}
-	return env.Metadata.OccurredAt
 }

@@ -348,27 +348,12 @@ func Rebuild(envs []event.Envelope, reg *event.Registry) (*Message, error) {
 		return nil, apperr.New(apperr.NotFound, "message not found")
 	}
 	m := &Message{}
-	id := envs[0].AggregateID
-	for _, env := range envs {
-		if env.AggregateType != AggregateType {
-			return nil, fmt.Errorf("rebuild message %s: event %s (%s) belongs to aggregate type %q", id, env.EventID, env.EventName, env.AggregateType)
-		}
-		if env.AggregateID != id {
-			return nil, fmt.Errorf("rebuild message %s: event %s (%s) belongs to message %s", id, env.EventID, env.EventName, env.AggregateID)
-		}
-		if env.AggregateVersion != m.Version+1 {
-			return nil, fmt.Errorf("rebuild message %s: event %s (%s) has version %d, want %d", id, env.EventID, env.EventName, env.AggregateVersion, m.Version+1)
-		}
-		p, err := reg.Decode(env)
-		if err != nil {
-			return nil, fmt.Errorf("rebuild message %s: %w", id, err)
-		}
-		if err := m.ApplyAt(p, occurredAt(env)); err != nil {
-			return nil, fmt.Errorf("rebuild message %s: event %s: %w", id, env.EventID, err)
-		}
-		if m.ID != id {
-			return nil, fmt.Errorf("rebuild message %s: event %s is for message %s", id, env.EventID, m.ID)
-		}
+	err := event.Replay(envs, reg, AggregateType, func(p event.Payload, at time.Time) (string, error) {
+		err := m.ApplyAt(p, at)
+		return m.ID, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -515,12 +500,4 @@ func (m *Message) outcome(name, id, channel string) error {
 		return fmt.Errorf("message %s: %s after the message was %s", m.ID, name, m.Status)
 	}
 	return nil
-}
-
-// occurredAt is when env happened: its occurred_at, or its metadata's.
-func occurredAt(env event.Envelope) time.Time {
-	if !env.OccurredAt.IsZero() {
-		return env.OccurredAt
-	}
-	return env.Metadata.OccurredAt
 }

@@ -37,27 +37,12 @@ func Rebuild(envs []event.Envelope, reg *event.Registry) (*Customer, error) {
 		return nil, apperr.New(apperr.NotFound, "customer not found")
 	}
 	c := &Customer{}
-	id := envs[0].AggregateID
-	for _, env := range envs {
-		if env.AggregateType != AggregateType {
-			return nil, fmt.Errorf("rebuild customer %s: event %s (%s) belongs to aggregate type %q", id, env.EventID, env.EventName, env.AggregateType)
-		}
-		if env.AggregateID != id {
-			return nil, fmt.Errorf("rebuild customer %s: event %s (%s) belongs to customer %s", id, env.EventID, env.EventName, env.AggregateID)
-		}
-		if env.AggregateVersion != c.Version+1 {
-			return nil, fmt.Errorf("rebuild customer %s: event %s (%s) has version %d, want %d", id, env.EventID, env.EventName, env.AggregateVersion, c.Version+1)
-		}
-		p, err := reg.Decode(env)
-		if err != nil {
-			return nil, fmt.Errorf("rebuild customer %s: %w", id, err)
-		}
-		if err := c.ApplyAt(p, occurredAt(env)); err != nil {
-			return nil, fmt.Errorf("rebuild customer %s: event %s: %w", id, env.EventID, err)
-		}
-		if c.ID != id {
-			return nil, fmt.Errorf("rebuild customer %s: event %s is for customer %s", id, env.EventID, c.ID)
-		}
+	err := event.Replay(envs, reg, AggregateType, func(p event.Payload, at time.Time) (string, error) {
+		err := c.ApplyAt(p, at)
+		return c.ID, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -280,12 +265,4 @@ func (c *Customer) VerifyEmail(now time.Time) ([]event.Payload, error) {
 		return nil, nil
 	}
 	return []event.Payload{&EmailVerified{CustomerID: c.ID, Email: c.Email, VerifiedAt: now.UTC()}}, nil
-}
-
-// occurredAt is when env happened: its occurred_at, or its metadata's.
-func occurredAt(env event.Envelope) time.Time {
-	if !env.OccurredAt.IsZero() {
-		return env.OccurredAt
-	}
-	return env.Metadata.OccurredAt
 }

@@ -4,5 +4,7 @@
 //
 // It imports no infrastructure. Domain packages declare their payload types
 // and register them; the event store persists envelopes; listeners decode
-// them again through the same registry.
+// them again through the same registry. Replay is the loop every aggregate's
+// Rebuild shares: it checks a stream's events and feeds them, decoded, to
+// the aggregate.
 package event

@@ -79,27 +79,12 @@ func Rebuild(envs []event.Envelope, reg *event.Registry) (*Policy, error) {
 		return nil, apperr.New(apperr.NotFound, "policy not found")
 	}
 	p := &Policy{}
-	id := envs[0].AggregateID
-	for _, env := range envs {
-		if env.AggregateType != AggregateType {
-			return nil, fmt.Errorf("rebuild policy %s: event %s (%s) belongs to aggregate type %q", id, env.EventID, env.EventName, env.AggregateType)
-		}
-		if env.AggregateID != id {
-			return nil, fmt.Errorf("rebuild policy %s: event %s (%s) belongs to policy %s", id, env.EventID, env.EventName, env.AggregateID)
-		}
-		if env.AggregateVersion != p.Version+1 {
-			return nil, fmt.Errorf("rebuild policy %s: event %s (%s) has version %d, want %d", id, env.EventID, env.EventName, env.AggregateVersion, p.Version+1)
-		}
-		pl, err := reg.Decode(env)
-		if err != nil {
-			return nil, fmt.Errorf("rebuild policy %s: %w", id, err)
-		}
-		if err := p.ApplyAt(pl, occurredAt(env)); err != nil {
-			return nil, fmt.Errorf("rebuild policy %s: event %s: %w", id, env.EventID, err)
-		}
-		if p.ID != id {
-			return nil, fmt.Errorf("rebuild policy %s: event %s is for policy %s", id, env.EventID, p.ID)
-		}
+	err := event.Replay(envs, reg, AggregateType, func(e event.Payload, at time.Time) (string, error) {
+		err := p.ApplyAt(e, at)
+		return p.ID, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -225,12 +210,4 @@ func (p *Policy) exists() error {
 		return apperr.New(apperr.NotFound, "policy not found")
 	}
 	return nil
-}
-
-// occurredAt is when env happened: its occurred_at, or its metadata's.
-func occurredAt(env event.Envelope) time.Time {
-	if !env.OccurredAt.IsZero() {
-		return env.OccurredAt
-	}
-	return env.Metadata.OccurredAt
 }

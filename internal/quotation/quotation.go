@@ -51,27 +51,12 @@ func Rebuild(envs []event.Envelope, reg *event.Registry) (*Quotation, error) {
 		return nil, apperr.New(apperr.NotFound, "quotation not found")
 	}
 	q := &Quotation{}
-	id := envs[0].AggregateID
-	for _, env := range envs {
-		if env.AggregateType != AggregateType {
-			return nil, fmt.Errorf("rebuild quotation %s: event %s (%s) belongs to aggregate type %q", id, env.EventID, env.EventName, env.AggregateType)
-		}
-		if env.AggregateID != id {
-			return nil, fmt.Errorf("rebuild quotation %s: event %s (%s) belongs to quotation %s", id, env.EventID, env.EventName, env.AggregateID)
-		}
-		if env.AggregateVersion != q.Version+1 {
-			return nil, fmt.Errorf("rebuild quotation %s: event %s (%s) has version %d, want %d", id, env.EventID, env.EventName, env.AggregateVersion, q.Version+1)
-		}
-		p, err := reg.Decode(env)
-		if err != nil {
-			return nil, fmt.Errorf("rebuild quotation %s: %w", id, err)
-		}
-		if err := q.ApplyAt(p, occurredAt(env)); err != nil {
-			return nil, fmt.Errorf("rebuild quotation %s: event %s: %w", id, env.EventID, err)
-		}
-		if q.ID != id {
-			return nil, fmt.Errorf("rebuild quotation %s: event %s is for quotation %s", id, env.EventID, q.ID)
-		}
+	err := event.Replay(envs, reg, AggregateType, func(p event.Payload, at time.Time) (string, error) {
+		err := q.ApplyAt(p, at)
+		return q.ID, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return q, nil
 }
@@ -329,12 +314,4 @@ func cloneQuotes(qs []rating.Quote) []rating.Quote {
 		out[i] = q
 	}
 	return out
-}
-
-// occurredAt is when env happened: its occurred_at, or its metadata's.
-func occurredAt(env event.Envelope) time.Time {
-	if !env.OccurredAt.IsZero() {
-		return env.OccurredAt
-	}
-	return env.Metadata.OccurredAt
 }
