@@ -117,6 +117,9 @@ func unmarshalObject(data []byte, v any, strict bool) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return apperr.New(apperr.Malformed, "the request body has data after the JSON object; send exactly one object")
 	}
+	if strict {
+		return checkKeyCase(data, reflect.TypeOf(v), "")
+	}
 	return nil
 }
 
@@ -195,6 +198,46 @@ func checkText(data []byte) error {
 			if len(m[4]) > 0 || (len(m[1]) > 0 && len(m[3]) == 0) {
 				return apperr.New(apperr.Malformed, "the request body escapes a lone UTF-16 surrogate (\\u%s), which is not a character", string(m[1])+string(m[4]))
 			}
+		}
+	}
+	return nil
+}
+
+// checkKeyCase rejects object keys that match a field only when case is
+// ignored: encoding/json accepts {"NAME": …} for "name", which the
+// contract calls an unknown field. It walks nested objects of struct
+// fields; raw JSON fields (product details) are checked by their decoder.
+func checkKeyCase(data []byte, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || t == reflect.TypeOf(json.RawMessage{}) {
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil // not an object here; the typed decode already judged it
+	}
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	for key, raw := range obj {
+		ft, ok := fields[key]
+		if !ok {
+			return &apperr.Error{Code: apperr.Malformed, Field: path + key,
+				Message: "is not a field of this request (field names are case-sensitive)"}
+		}
+		if err := checkKeyCase(raw, ft, path+key+"."); err != nil {
+			return err
 		}
 	}
 	return nil

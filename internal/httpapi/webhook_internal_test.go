@@ -18,3 +18,27 @@ func TestWhatsAppWebhookSkipsUnknownStatuses(t *testing.T) {
 		t.Fatalf("statuses: %+v", statuses)
 	}
 }
+
+func TestKeysAreCaseSensitive(t *testing.T) {
+	t.Parallel()
+	type prefs struct {
+		Email *bool `json:"email"`
+	}
+	type req struct {
+		Name  string `json:"name"`
+		Prefs *prefs `json:"preferences"`
+	}
+	for body, bad := range map[string]bool{
+		`{"name":"A"}`: false,
+		`{"NAME":"A"}`: true,
+		`{"name":"A","preferences":{"email":true}}`: false,
+		`{"name":"A","preferences":{"Email":true}}`: true,
+		`{"name":"A","Preferences":{"email":true}}`: true,
+	} {
+		var r req
+		err := unmarshalStrict([]byte(body), &r)
+		if (err != nil) != bad {
+			t.Errorf("%s: error %v, want error %t", body, err, bad)
+		}
+	}
+}
