@@ -15,10 +15,10 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # Concurrent packages: the queue, the event store, the listeners, the HTTP
 # server and the end-to-end command tests.
-race_pkgs=(./internal/queue/... ./internal/eventstore/... ./internal/notify/... ./internal/document/... ./internal/cli/...)
+race_pkgs=(./internal/queue/... ./internal/eventstore/... ./internal/notify/... ./internal/document/... ./internal/keyring/... ./internal/cli/...)
 go test -race -count=1 -timeout 15m "${race_pkgs[@]}"
 
-mapfile -t rest < <(go list ./... | grep -v -e /internal/queue -e /internal/eventstore -e /internal/notify -e /internal/document -e /internal/cli)
+mapfile -t rest < <(go list ./... | grep -v -e /internal/queue -e /internal/eventstore -e /internal/notify -e /internal/document -e /internal/keyring -e /internal/cli)
 go test -count=1 -timeout 15m "${rest[@]}"
 
 # A short fuzzing pass over every decoder of outside input (the seed corpora
