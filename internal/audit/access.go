@@ -17,6 +17,7 @@ const EventDataAccessed = "DataAccessed"
 // The reads that are recorded.
 const (
 	AccessCustomerProfile = "customer.profile"
+	AccessCustomerList    = "customer.list"
 	AccessCustomerEvents  = "customer.events"
 	AccessEventStream     = "events.stream"
 	AccessAuditTrail      = "audit.access"

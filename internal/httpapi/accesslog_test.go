@@ -71,10 +71,20 @@ func TestReadsAreRecorded(t *testing.T) {
 		}
 	})
 
+	t.Run("a page of customers is one recorded read", func(t *testing.T) {
+		t.Parallel()
+		h := setup(t)
+		wantStatus(t, h.do("GET", "/api/v1/customers", ""), http.StatusOK)
+		got := h.f.recorded.all()
+		if len(got) != 1 || got[0].Action != "customer.list" || got[0].SubjectType != "customer_list" || got[0].Role != "admin" {
+			t.Errorf("recorded %+v, want one customer.list read", got)
+		}
+	})
+
 	t.Run("other reads are not recorded", func(t *testing.T) {
 		t.Parallel()
 		h := setup(t)
-		for _, target := range []string{"/api/v1/customers", "/api/v1/policies/" + policyID, "/api/v1/messages"} {
+		for _, target := range []string{"/api/v1/policies/" + policyID, "/api/v1/messages"} {
 			wantStatus(t, h.do("GET", target, ""), http.StatusOK)
 		}
 		if got := h.f.recorded.all(); len(got) != 0 {

@@ -109,6 +109,11 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A page of full profiles is a read of personal data: record it (one
+	// record per page) before serving it.
+	if err := s.recordAccess(r, audit.AccessCustomerList, "customer_list", ""); err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, customerList{Customers: nonNil(items), Next: cursorOrNull(next)})
 }
 

@@ -72,6 +72,7 @@ func (d Deps) settle(ctx context.Context, q database.Tx, env event.Envelope, lis
 	var err error
 	if q != nil {
 		_, err = d.Recorder.RecordTx(ctx, q, ec(env, listener), change)
+		err = recorder.MapError(err)
 	} else {
 		_, err = d.Recorder.Record(ctx, ec(env, listener), nil, change)
 	}
@@ -87,7 +88,7 @@ func (d Deps) processEmail(ctx context.Context, env event.Envelope, p event.Payl
 	if err != nil || m.Status != "queued" {
 		return err
 	}
-	mail, err := d.composeEmail(ctx, q)
+	mail, err := d.composeEmail(ctx, q, m.QueuedAt)
 	if err != nil {
 		return d.composeFailed(ctx, env, ProcessEmailMessage, m, err)
 	}
@@ -185,8 +186,16 @@ func rateLimitDelay(err error, def time.Duration) time.Duration {
 func (d Deps) processWhatsApp(ctx context.Context, env event.Envelope, p event.Payload) error {
 	q, _ := event.As[communication.WhatsAppMessageQueued](p)
 	m, err := d.requeued(ctx, env, ProcessWhatsAppMessage, q.MessageID)
-	if err != nil || m.Status != "queued" {
+	if err != nil {
 		return err
+	}
+	if m.Status == communication.StatusSent && m.ProviderMessageID != "" && d.Webhooks != nil {
+		// Sent by an earlier attempt that may have stopped before applying
+		// the delivery reports that overtook it.
+		return d.Webhooks.ApplyPending(ctx, ec(env, ProcessWhatsAppMessage), m.ProviderMessageID)
+	}
+	if m.Status != "queued" {
+		return nil
 	}
 	if !d.Delivery.WhatsAppEnabled {
 		evs, err := m.MarkSkipped("WhatsApp is disabled (WHATSAPP_API_ENABLED=false)", d.Now())
@@ -195,7 +204,7 @@ func (d Deps) processWhatsApp(ctx context.Context, env event.Envelope, p event.P
 		}
 		return d.settle(ctx, nil, env, ProcessWhatsAppMessage, m, evs)
 	}
-	msg, err := d.composeWhatsApp(ctx, q)
+	msg, err := d.composeWhatsApp(ctx, q, m.QueuedAt)
 	if err != nil {
 		return d.composeFailed(ctx, env, ProcessWhatsAppMessage, m, err)
 	}
@@ -236,7 +245,11 @@ func (d Deps) messageFailed(ctx context.Context, tx database.Tx, env event.Envel
 	if err != nil {
 		return err
 	}
-	return d.settle(ctx, tx, env, env.EventName, m, evs)
+	listener := ProcessEmailMessage
+	if m.Channel == communication.ChannelWhatsApp {
+		listener = ProcessWhatsAppMessage
+	}
+	return d.settle(ctx, tx, env, listener, m, evs)
 }
 
 // rejection is a message that can never be built (its customer is gone,
@@ -249,9 +262,16 @@ func (d Deps) retryLaterFor(what string) error {
 	return retryAfter(fmt.Errorf("%s: %w", what, ErrNotReady), d.Delivery.NotReadyDelay)
 }
 
-func (d Deps) attachment(ctx context.Context, a communication.Attachment) (notify.Attachment, error) {
+// documentWait is how long a message waits for its document before it
+// fails: a document that is not there by then was given up on.
+const documentWait = time.Hour
+
+func (d Deps) attachment(ctx context.Context, a communication.Attachment, queuedAt time.Time) (notify.Attachment, error) {
 	doc, err := d.Reader.Document(ctx, nil, a.DocumentID)
 	if apperr.IsCode(err, apperr.NotFound) || (err == nil && doc.Status != "generated") {
+		if !queuedAt.IsZero() && d.Now().Sub(queuedAt) > documentWait {
+			return notify.Attachment{}, &rejection{fmt.Sprintf("document %s was not generated within %s of queueing the message", a.DocumentID, documentWait)}
+		}
 		return notify.Attachment{}, d.retryLaterFor("document " + a.DocumentID)
 	}
 	if err != nil {
@@ -277,7 +297,7 @@ func (d Deps) source(ctx context.Context, eventID string) (event.Payload, error)
 	return d.Recorder.Registry().Decode(env)
 }
 
-func (d Deps) composeEmail(ctx context.Context, q communication.EmailQueued) (notify.Email, error) {
+func (d Deps) composeEmail(ctx context.Context, q communication.EmailQueued, queuedAt time.Time) (notify.Email, error) {
 	mail := notify.Email{MessageID: q.MessageID, From: d.Delivery.From}
 	var (
 		c   *customer.Customer
@@ -356,7 +376,7 @@ func (d Deps) composeEmail(ctx context.Context, q communication.EmailQueued) (no
 		return mail, fmt.Errorf("render %s: %w", q.Template, err)
 	}
 	for _, a := range q.Attachments {
-		att, err := d.attachment(ctx, a)
+		att, err := d.attachment(ctx, a, queuedAt)
 		if err != nil {
 			return mail, err
 		}
@@ -398,7 +418,7 @@ func policyData(name string, pol *policy.Policy) notify.PolicyConfirmationData {
 		StartDate: pol.StartDate.String(), EndDate: pol.EndDate.String()}
 }
 
-func (d Deps) composeWhatsApp(ctx context.Context, q communication.WhatsAppMessageQueued) (notify.WhatsApp, error) {
+func (d Deps) composeWhatsApp(ctx context.Context, q communication.WhatsAppMessageQueued, queuedAt time.Time) (notify.WhatsApp, error) {
 	msg := notify.WhatsApp{MessageID: q.MessageID}
 	c, err := d.Customers.Aggregate(ctx, nil, q.CustomerID)
 	if apperr.IsCode(err, apperr.NotFound) {
@@ -444,14 +464,11 @@ func (d Deps) composeWhatsApp(ctx context.Context, q communication.WhatsAppMessa
 		return msg, fmt.Errorf("whatsapp %s: %w", q.Template, err)
 	}
 	if q.DocumentID != "" {
-		doc, err := d.Reader.Document(ctx, nil, q.DocumentID)
-		if apperr.IsCode(err, apperr.NotFound) || (err == nil && doc.Status != "generated") {
-			return msg, d.retryLaterFor("document " + q.DocumentID)
+		name := "document-" + q.DocumentID + ".pdf"
+		if doc, err := d.Reader.Document(ctx, nil, q.DocumentID); err == nil {
+			name = doc.Kind + "-" + doc.SubjectID + ".pdf"
 		}
-		if err != nil {
-			return msg, err
-		}
-		att, err := d.attachment(ctx, communication.Attachment{DocumentID: q.DocumentID, Name: doc.Kind + "-" + doc.SubjectID + ".pdf", ContentType: "application/pdf"})
+		att, err := d.attachment(ctx, communication.Attachment{DocumentID: q.DocumentID, Name: name, ContentType: "application/pdf"}, queuedAt)
 		if err != nil {
 			return msg, err
 		}

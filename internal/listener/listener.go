@@ -123,9 +123,14 @@ func (s *Set) GiveUp(ctx context.Context, tx database.Tx, listener, eventID stri
 		return nil
 	}
 	env, p, err := s.load(ctx, eventID)
-	if err != nil {
-		// The event itself cannot be read: nothing to hand the hook.
+	if queue.IsPermanent(err) {
+		// The event is gone or cannot be decoded: nothing to hand the hook.
 		return nil
+	}
+	if err != nil {
+		// A temporary failure: fail the dead letter's transaction so the
+		// give-up (and its hook) is tried again rather than skipped.
+		return err
 	}
 	return d.Failed(ctx, tx, env, p, cause)
 }
