@@ -129,9 +129,6 @@ func selfCheck(ctx context.Context, e env, cfg config.Config, demo bool) (bool, 
 	}()
 	runErr := runWorkflows(ctx, s, demo, p)
 	idleErr := s.WaitIdle(ctx)
-	if demo {
-		time.Sleep(300 * time.Millisecond) // let the tail print the last events
-	}
 	stopWatch()
 	watchers.Wait()
 	if runErr != nil {
@@ -293,8 +290,14 @@ func runWorkflows(ctx context.Context, s *System, demo bool, p *printer) error {
 
 func tailEvents(ctx context.Context, s *System, after int64, p *printer) {
 	for {
-		envs, err := s.Store.ReadAll(ctx, s.DB, after, 100, nil)
-		if err == nil {
+		done := ctx.Err() != nil
+		// Read with a context of its own: the last pass, after ctx ended,
+		// prints what the run recorded since the previous one.
+		for {
+			envs, err := s.Store.ReadAll(context.WithoutCancel(ctx), s.DB, after, 100, nil)
+			if err != nil || len(envs) == 0 {
+				break
+			}
 			for _, env := range envs {
 				after = env.Position
 				var names []string
@@ -308,9 +311,11 @@ func tailEvents(ctx context.Context, s *System, after int64, p *printer) {
 				p.line("  #%d %s %s/%s…%s", env.Position, env.EventName, env.AggregateType, env.AggregateID[:8], next)
 			}
 		}
+		if done {
+			return
+		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-time.After(25 * time.Millisecond):
 		}
 	}

@@ -426,11 +426,9 @@ func (m *Message) ApplyAt(p event.Payload, at time.Time) error {
 		if e == nil {
 			return fmt.Errorf("message: nil %s", EventFailed)
 		}
-		if next.Status == StatusSent {
-			// A delivery failure the provider reported after accepting it.
-			next.Status = StatusQueued
-		}
-		err = next.outcome(EventFailed, e.MessageID, e.Channel)
+		// Also from sent: a delivery failure the provider reported after
+		// accepting the message.
+		err = next.outcome(EventFailed, e.MessageID, e.Channel, StatusQueued, StatusSent)
 		next.Status = StatusFailed
 		next.Error = e.Reason
 		next.FailureRetryable = e.Retryable
@@ -445,21 +443,17 @@ func (m *Message) ApplyAt(p event.Payload, at time.Time) error {
 		if e == nil {
 			return fmt.Errorf("message: nil %s", EventRequeued)
 		}
-		if next.Status != StatusFailed || !next.FailureRetryable {
-			return fmt.Errorf("message %s: %s when the message is %s (retryable %t)", m.ID, EventRequeued, next.Status, next.FailureRetryable)
+		if next.Status == StatusFailed && !next.FailureRetryable {
+			return fmt.Errorf("message %s: %s of a message that failed for good", m.ID, EventRequeued)
 		}
+		err = next.outcome(EventRequeued, e.MessageID, e.Channel, StatusFailed)
 		next.Status = StatusQueued
-		err = next.outcome(EventRequeued, e.MessageID, e.Channel)
 		next.Error, next.FailureRetryable = "", false
 	case *MessageDelivered:
 		if e == nil {
 			return fmt.Errorf("message: nil %s", EventDelivered)
 		}
-		if next.Status != StatusSent {
-			return fmt.Errorf("message %s: %s when the message is %s, not sent", m.ID, EventDelivered, next.Status)
-		}
-		next.Status = StatusQueued // outcome checks identity and channel
-		err = next.outcome(EventDelivered, e.MessageID, e.Channel)
+		err = next.outcome(EventDelivered, e.MessageID, e.Channel, StatusSent)
 		next.Status = StatusDelivered
 		next.DeliveredAt = e.DeliveredAt
 	default:
@@ -487,8 +481,13 @@ func (m *Message) queued(id string, at time.Time) error {
 	return nil
 }
 
-// outcome checks that an outcome event may follow.
-func (m *Message) outcome(name, id, channel string) error {
+// outcome checks that an outcome event may follow: it is for this message
+// and channel, and the message is in one of the from statuses (queued when
+// none are given).
+func (m *Message) outcome(name, id, channel string, from ...string) error {
+	if len(from) == 0 {
+		from = []string{StatusQueued}
+	}
 	switch {
 	case m.ID == "":
 		return fmt.Errorf("message: %s before the message was queued", name)
@@ -496,7 +495,7 @@ func (m *Message) outcome(name, id, channel string) error {
 		return fmt.Errorf("message %s: %s is for message %s", m.ID, name, id)
 	case channel != m.Channel:
 		return fmt.Errorf("message %s: %s is for channel %q, but the message is %s", m.ID, name, channel, m.Channel)
-	case m.Status != StatusQueued:
+	case !slices.Contains(from, m.Status):
 		return fmt.Errorf("message %s: %s after the message was %s", m.ID, name, m.Status)
 	}
 	return nil

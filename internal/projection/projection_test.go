@@ -498,8 +498,13 @@ func TestPolicyLifecycle(t *testing.T) {
 		})})
 		want.StartDate, want.EndDate, want.Premium, want.SumInsured = "2027-01-01", "2027-12-31", 1300000, 55000000
 		want.Renewals, want.Version, want.UpdatedAt = 1, 2, t0.Add(time.Hour)
-		want.Status, want.DaysToExpiry = "scheduled", 578
+		// Renewed before its end: the old term still runs, so the policy is
+		// in force (active), not "scheduled" (the aggregate's rule).
+		want.Status, want.DaysToExpiry = "active", 578
 		check("renewed", pid, today, want)
+		if got, err := r.Policy(ctx, pid, date(t, "2025-12-31").Time); err != nil || got.Status != "scheduled" {
+			t.Fatalf("before the first term: %q, %v; want scheduled", got.Status, err)
+		}
 
 		project(t, db, step{3, t0.Add(2 * time.Hour), as(policy.ExpiringWarning{
 			PolicyID: pid, CustomerID: custID, PolicyNumber: "POL-2026-000001", EndDate: date(t, "2027-12-31"),

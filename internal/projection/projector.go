@@ -107,8 +107,8 @@ func (Projector) Project(ctx context.Context, tx database.Tx, env event.Envelope
 	}
 	if e, ok := event.As[policy.Renewed](p); ok {
 		return exec(`UPDATE policies SET start_date = $2, end_date = $3, premium = $4, sum_insured = $5, renewals = renewals + 1,
-			version = $6, updated_at = $7 WHERE id = $1`,
-			e.PolicyID, e.StartDate.Time, e.EndDate.Time, e.Premium, e.SumInsured, v, at)
+			previous_start_date = $8, version = $6, updated_at = $7 WHERE id = $1`,
+			e.PolicyID, e.StartDate.Time, e.EndDate.Time, e.Premium, e.SumInsured, v, at, e.PreviousStartDate.Time)
 	}
 	if e, ok := event.As[policy.ExpiringWarning](p); ok {
 		return exec(`UPDATE policies SET version = $2, updated_at = $3 WHERE id = $1`, e.PolicyID, v, at)

@@ -11,6 +11,7 @@ import (
 	"insure/internal/apperr"
 	"insure/internal/database"
 	"insure/internal/event"
+	"insure/internal/policy"
 )
 
 // Reader answers queries from the read models.
@@ -125,38 +126,31 @@ func (r *Reader) Quotation(ctx context.Context, id string) (Quotation, error) {
 }
 
 const policyCols = `id, customer_id, quotation_id, policy_number, insurer, product, premium, sum_insured, currency,
-	start_date, end_date, renewals, document_id, version, created_at, updated_at`
+	start_date, end_date, previous_start_date, renewals, document_id, version, created_at, updated_at`
 
 func scanPolicy(row database.Row, today time.Time) (Policy, error) {
 	var (
-		p          Policy
-		start, end time.Time
+		p             Policy
+		start, end    time.Time
+		previousStart *time.Time
 	)
 	err := row.Scan(&p.ID, &p.CustomerID, &p.QuotationID, &p.PolicyNumber, &p.Insurer, &p.Product, &p.Premium, &p.SumInsured,
-		&p.Currency, &start, &end, &p.Renewals, &p.DocumentID, &p.Version, &p.CreatedAt, &p.UpdatedAt)
+		&p.Currency, &start, &end, &previousStart, &p.Renewals, &p.DocumentID, &p.Version, &p.CreatedAt, &p.UpdatedAt)
 	if err != nil {
 		return p, err
 	}
 	p.StartDate, p.EndDate = start.UTC().Format(time.DateOnly), end.UTC().Format(time.DateOnly)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
-	day := truncateDay(today)
-	p.DaysToExpiry = int(truncateDay(end).Sub(day).Hours() / 24)
-	switch {
-	case day.Before(truncateDay(start)):
-		p.Status = "scheduled"
-	case p.DaysToExpiry < 0:
-		p.Status = "expired"
-	case p.DaysToExpiry <= 30:
-		p.Status = "expiring"
-	default:
-		p.Status = "active"
+	// The status rules are the aggregate's own (a renewal before the end
+	// keeps the policy in force until the new term starts).
+	term := policy.Policy{StartDate: policy.DateOf(start.UTC()), EndDate: policy.DateOf(end.UTC()), Renewals: p.Renewals}
+	if previousStart != nil {
+		term.PreviousStartDate = policy.DateOf(previousStart.UTC())
 	}
+	day := policy.DateOf(today.UTC())
+	p.Status = term.Status(day)
+	p.DaysToExpiry = policy.DaysBetween(day, term.EndDate)
 	return p, nil
-}
-
-func truncateDay(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 // Policy returns one policy, with status computed for today.
@@ -179,7 +173,7 @@ func (r *Reader) Policy(ctx context.Context, id string, today time.Time) (Policy
 // the cursor returned by the previous page.
 func (r *Reader) Policies(ctx context.Context, expiringWithin *int, today time.Time, after string, limit int) ([]Policy, string, error) {
 	limit = clampLimit(limit, 50, 200)
-	day := truncateDay(today)
+	day := policy.DateOf(today.UTC()).Time
 	afterDate, afterID := time.Time{}, ""
 	if after != "" {
 		d, id, ok := strings.Cut(after, "_")
@@ -230,7 +224,7 @@ func (r *Reader) Policies(ctx context.Context, expiringWithin *int, today time.T
 // (inclusive), for the expiry scan.
 func (r *Reader) ExpiringPolicyIDs(ctx context.Context, from, to time.Time) ([]string, error) {
 	rows, err := r.db.Query(ctx, `SELECT id FROM policies WHERE end_date >= $1 AND end_date <= $2 ORDER BY end_date, id`,
-		truncateDay(from), truncateDay(to))
+		policy.DateOf(from.UTC()).Time, policy.DateOf(to.UTC()).Time)
 	if err != nil {
 		return nil, fmt.Errorf("expiring policies: %w", err)
 	}
@@ -253,14 +247,9 @@ const messageCols = `id, customer_id, channel, template, recipient_role, priorit
 // customer and one channel.
 func (r *Reader) Messages(ctx context.Context, customerID, channel, after string, limit int) ([]Message, string, error) {
 	limit = clampLimit(limit, 50, 200)
-	afterAt, afterID := time.Time{}, ""
-	if after != "" {
-		ts, id, ok := strings.Cut(after, "_")
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if !ok || err != nil {
-			return nil, "", apperr.Field("after", "is not a cursor returned by this endpoint")
-		}
-		afterAt, afterID = t.UTC(), id
+	afterAt, afterID, err := timeCursor(after)
+	if err != nil {
+		return nil, "", err
 	}
 	rows, err := r.db.Query(ctx, `SELECT `+messageCols+` FROM messages
 		WHERE ($1 = '' OR customer_id = $1) AND ($2 = '' OR channel = $2)
@@ -352,14 +341,9 @@ func (r *Reader) Audit(ctx context.Context, customerID string) ([]AuditEntry, er
 // (a customer id, for example), after the given access id.
 func (r *Reader) Accesses(ctx context.Context, subject, after string, limit int) ([]Access, string, error) {
 	limit = clampLimit(limit, 50, 200)
-	afterAt, afterID := time.Time{}, ""
-	if after != "" {
-		ts, id, ok := strings.Cut(after, "_")
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if !ok || err != nil {
-			return nil, "", apperr.Field("after", "is not a cursor returned by this endpoint")
-		}
-		afterAt, afterID = t.UTC(), id
+	afterAt, afterID, err := timeCursor(after)
+	if err != nil {
+		return nil, "", err
 	}
 	rows, err := r.db.Query(ctx, `SELECT id, actor, role, action, subject_type, subject_id, ip, user_agent, request_id, accessed_at
 		FROM access_log WHERE ($1 = '' OR subject_id = $1) AND (accessed_at > $2 OR (accessed_at = $2 AND id > $3))
@@ -387,4 +371,17 @@ func (r *Reader) Accesses(ctx context.Context, subject, after string, limit int)
 		next = last.AccessedAt.Format(time.RFC3339Nano) + "_" + last.ID
 	}
 	return out, next, nil
+}
+
+// timeCursor parses a "RFC3339Nano_id" cursor ("" is the start).
+func timeCursor(after string) (time.Time, string, error) {
+	if after == "" {
+		return time.Time{}, "", nil
+	}
+	ts, id, ok := strings.Cut(after, "_")
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if !ok || err != nil {
+		return time.Time{}, "", apperr.Field("after", "is not a cursor returned by this endpoint")
+	}
+	return t.UTC(), id, nil
 }

@@ -104,6 +104,8 @@ func (r *Recorder) Record(ctx context.Context, ec event.Context, before func(ctx
 // The read models and the listener jobs are written first and the events
 // last: appending takes the stream-head lock (which orders positions by
 // commit), so the lock is held only for the event inserts and the commit.
+// The append checks the expected version; a stale one rolls back the read
+// models and jobs written before it with the rest of the transaction.
 func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Context, changes ...Change) ([]Recorded, error) {
 	now := r.now()
 	type prepared struct {
@@ -117,13 +119,6 @@ func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Contex
 	for _, c := range changes {
 		if len(c.Events) == 0 {
 			continue
-		}
-		current, err := r.store.Version(ctx, tx, c.AggregateType, c.AggregateID)
-		if err != nil {
-			return nil, err
-		}
-		if current != c.ExpectedVersion {
-			return nil, fmt.Errorf("record on %s/%s at version %d (current %d): %w", c.AggregateType, c.AggregateID, c.ExpectedVersion, current, eventstore.ErrConcurrency)
 		}
 		pending := make([]event.Pending, len(c.Events))
 		for i, p := range c.Events {
