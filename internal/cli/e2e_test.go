@@ -549,6 +549,28 @@ func TestBadConfigurationStopsStartUp(t *testing.T) {
 	}
 }
 
+// TestDemoCommand runs the README's first command: the demo seeds its sample
+// data, runs the workflows, and ends with a passing self-check.
+func TestDemoCommand(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, database.SQLite)
+	var out, errs bytes.Buffer
+	e := env{lookup: func(k string) (string, bool) {
+		if k == "DOCUMENTS_DIR" {
+			return cfg.DocumentsDir, true
+		}
+		return "", false
+	}, stdout: &out, stderr: &errs}
+	if code := run(context.Background(), []string{"events", "test", "--demo", "--database-url", cfg.DatabaseURL}, e); code != 0 {
+		t.Fatalf("demo exit %d:\n%s\n%s", code, out.String(), errs.String())
+	}
+	for _, want := range []string{"issue a health policy", "run the daily expiry scan", "MessageSent", "self-check passed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestSelfCheckCommand(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects() {

@@ -261,7 +261,7 @@ func runWorkflows(ctx context.Context, s *System, demo bool, p *printer) error {
 		for i, days := range []int{5, 25} {
 			st, en := today.AddDays(days-365), today.AddDays(days)
 			say("issue a health policy for customer %d ending in %d days", i+2, days)
-			if _, err := s.Policies.Create(ctx, ec, policy.Create{CustomerID: ids[i+1], Insurer: "bharat_shield", Product: "health",
+			if _, err := s.Policies.Create(ctx, ec, policy.Create{CustomerID: ids[i+1], Insurer: "bharat", Product: "health",
 				Premium: 2_500_000, SumInsured: 50_000_000, StartDate: st.String(), EndDate: en.String()}); err != nil {
 				return fmt.Errorf("create policy: %w", err)
 			}
