@@ -10,6 +10,7 @@ import (
 	"insure/internal/database"
 	"insure/internal/event"
 	"insure/internal/eventstore"
+	"insure/internal/personal"
 	"insure/internal/projection"
 	"insure/internal/recorder"
 )
@@ -19,7 +20,10 @@ type Deps struct {
 	Recorder *recorder.Recorder
 	Reader   *projection.Reader
 	Secrets  *Secrets
-	Now      func() time.Time
+	// Vault computes the blind indexes of personal data (the email
+	// claims); the same vault the projector and the reader use.
+	Vault *personal.Vault
+	Now   func() time.Time
 }
 
 func (d Deps) store() *eventstore.Store { return d.Recorder.Store() }

@@ -2,12 +2,14 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"insure/internal/apperr"
 	"insure/internal/customer"
 	"insure/internal/database"
 	"insure/internal/event"
+	"insure/internal/personal"
 	"insure/internal/projection"
 	"insure/internal/recorder"
 )
@@ -18,10 +20,18 @@ type CustomerService struct{ Deps }
 // NewCustomerService returns the service.
 func NewCustomerService(d Deps) *CustomerService { return &CustomerService{d} }
 
-// claimEmail reserves an address for a customer in tx; a taken address is a
-// 409 that names the field.
-func claimEmail(ctx context.Context, tx database.Tx, email, customerID string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO customer_emails (email, customer_id) VALUES ($1, $2)`, email, customerID)
+// claimEmail reserves a (normalised) address for a customer in tx; a taken
+// address is a 409 that names the field. The claim holds the address's
+// blind index, not the address.
+func (s *CustomerService) claimEmail(ctx context.Context, tx database.Tx, email, customerID string) error {
+	if s.Vault == nil {
+		return errors.New("claim email: app.Deps has no Vault")
+	}
+	idx := s.Vault.Index(personal.KindEmail, email)
+	if idx == "" {
+		return fmt.Errorf("claim email: no blind index for the address of customer %s (no master key?)", customerID)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO customer_emails (email_index, customer_id) VALUES ($1, $2)`, idx, customerID)
 	if database.IsUniqueViolation(err) {
 		return &apperr.Error{Code: apperr.Conflict, Field: "email", Message: "is already registered to another customer"}
 	}
@@ -38,7 +48,7 @@ func (s *CustomerService) Register(ctx context.Context, ec event.Context, cmd cu
 	}
 	reg, _ := event.As[customer.Registered](evs[0])
 	_, err = s.Recorder.Record(ctx, ec, func(ctx context.Context, tx database.Tx) error {
-		return claimEmail(ctx, tx, reg.Email, id)
+		return s.claimEmail(ctx, tx, reg.Email, id)
 	}, recorder.Change{AggregateType: customer.AggregateType, AggregateID: id, Events: evs})
 	if err != nil {
 		return projection.Customer{}, err
@@ -51,9 +61,10 @@ func (s *CustomerService) Get(ctx context.Context, id string) (projection.Custom
 	return s.Reader.Customer(ctx, nil, id)
 }
 
-// List lists customers.
-func (s *CustomerService) List(ctx context.Context, after string, limit int) ([]projection.Customer, string, error) {
-	return s.Reader.Customers(ctx, after, limit)
+// List lists the customers that match filter, oldest first, after the
+// cursor (see projection.Reader.Customers).
+func (s *CustomerService) List(ctx context.Context, filter projection.CustomerFilter, after string, limit int) ([]projection.Customer, string, error) {
+	return s.Reader.Customers(ctx, filter, after, limit)
 }
 
 // Aggregate rebuilds a customer from its events.
@@ -89,13 +100,14 @@ func (s *CustomerService) Update(ctx context.Context, ec event.Context, id strin
 	var before func(ctx context.Context, tx database.Tx) error
 	if upd, ok := event.As[customer.ProfileUpdated](evs[0]); ok {
 		if ch, changed := upd.Changes[customer.FieldEmail]; changed {
-			oldEmail, _ := ch.Old.(string)
 			newEmail, _ := ch.New.(string)
 			before = func(ctx context.Context, tx database.Tx) error {
-				if _, err := tx.Exec(ctx, `DELETE FROM customer_emails WHERE email = $1 AND customer_id = $2`, oldEmail, id); err != nil {
+				// A customer claims one address: release theirs, whatever
+				// key its blind index was made under, and claim the new one.
+				if _, err := tx.Exec(ctx, `DELETE FROM customer_emails WHERE customer_id = $1`, id); err != nil {
 					return err
 				}
-				return claimEmail(ctx, tx, newEmail, id)
+				return s.claimEmail(ctx, tx, newEmail, id)
 			}
 		}
 	}

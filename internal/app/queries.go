@@ -51,7 +51,8 @@ type DocumentQueries struct {
 }
 
 // Open returns a generated document's bytes. A document that is requested
-// but not yet rendered is reported as not found (yet).
+// but not yet rendered is reported as not found (yet); one whose customer's
+// data was erased is Gone.
 func (q DocumentQueries) Open(ctx context.Context, id string) (io.ReadCloser, projection.Document, error) {
 	d, err := q.Reader.Document(ctx, nil, id)
 	if err != nil {
@@ -63,6 +64,9 @@ func (q DocumentQueries) Open(ctx context.Context, id string) (io.ReadCloser, pr
 	rc, _, err := q.Files.Open(ctx, id)
 	if errors.Is(err, document.ErrNotFound) {
 		return nil, d, apperr.Wrap(apperr.Internal, err, "document %s is recorded but its file is missing", id)
+	}
+	if errors.Is(err, document.ErrErased) {
+		return nil, d, apperr.Wrap(apperr.Gone, err, "document %s held personal data of a customer whose data was erased; it can no longer be read", id)
 	}
 	if err != nil {
 		return nil, d, fmt.Errorf("open document %s: %w", id, err)

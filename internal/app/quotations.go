@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"insure/internal/apperr"
 	"insure/internal/customer"
@@ -40,6 +41,15 @@ func (d Deps) customerExists(ctx context.Context, q database.Querier, field, id 
 	}
 	if v == 0 {
 		return apperr.Field(field, "no customer has id %s", id)
+	}
+	var erased int
+	err = q.QueryRow(ctx, `SELECT COUNT(*) FROM event_store WHERE aggregate_type = $1 AND aggregate_id = $2 AND event_name = $3`,
+		customer.AggregateType, id, customer.EventErased).Scan(&erased)
+	if err != nil {
+		return recorder.MapError(fmt.Errorf("check customer %s: %w", id, err))
+	}
+	if erased > 0 {
+		return apperr.Field(field, "customer %s's personal data was erased; nothing new can be made for them", id)
 	}
 	return nil
 }

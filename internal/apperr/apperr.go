@@ -18,6 +18,7 @@ const (
 	Malformed    Code = "malformed"    // 400: the input could not be read at all
 	TooLarge     Code = "too_large"    // 413
 	NotFound     Code = "not_found"    // 404
+	Gone         Code = "gone"         // 410: it existed but was removed for good (an erasure)
 	Conflict     Code = "conflict"     // 409: a version conflict or a duplicate
 	Unavailable  Code = "unavailable"  // 503: try again later
 	Internal     Code = "internal"     // 500: a bug; the message is not shown to clients

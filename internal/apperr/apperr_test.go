@@ -33,3 +33,14 @@ func TestCodeOf(t *testing.T) {
 		t.Fatalf("wrap: %v", w)
 	}
 }
+
+func TestGone(t *testing.T) {
+	t.Parallel()
+	err := fmt.Errorf("open: %w", apperr.New(apperr.Gone, "document %s was erased", "d1"))
+	if !apperr.IsCode(err, apperr.Gone) || apperr.IsCode(err, apperr.NotFound) {
+		t.Fatalf("CodeOf = %s, want gone", apperr.CodeOf(err))
+	}
+	if string(apperr.Gone) != "gone" {
+		t.Fatalf("Gone = %q: the code is part of the API", apperr.Gone)
+	}
+}

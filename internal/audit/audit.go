@@ -60,20 +60,21 @@ func (e ActionLogged) Validate() error {
 // actions maps customer-related event names to audit actions.
 func actions() map[string]string {
 	return map[string]string{
-		"CustomerRegistered":        "customer.registered",
-		"CustomerProfileUpdated":    "customer.profile_updated",
-		"CustomerEmailVerified":     "customer.email_verified",
-		"QuotationRequested":        "quotation.requested",
-		"QuotationGenerated":        "quotation.generated",
-		"QuotationGenerationFailed": "quotation.generation_failed",
-		"PolicyCreated":             "policy.created",
-		"PolicyRenewed":             "policy.renewed",
-		"PolicyExpiringWarning":     "policy.expiring_warning",
-		"EmailQueued":               "message.email_queued",
-		"WhatsAppMessageQueued":     "message.whatsapp_queued",
-		"MessageSent":               "message.sent",
-		"MessageFailed":             "message.failed",
-		"MessageSkipped":            "message.skipped",
+		"CustomerRegistered":         "customer.registered",
+		"CustomerProfileUpdated":     "customer.profile_updated",
+		"CustomerEmailVerified":      "customer.email_verified",
+		"CustomerPersonalDataErased": "customer.personal_data_erased",
+		"QuotationRequested":         "quotation.requested",
+		"QuotationGenerated":         "quotation.generated",
+		"QuotationGenerationFailed":  "quotation.generation_failed",
+		"PolicyCreated":              "policy.created",
+		"PolicyRenewed":              "policy.renewed",
+		"PolicyExpiringWarning":      "policy.expiring_warning",
+		"EmailQueued":                "message.email_queued",
+		"WhatsAppMessageQueued":      "message.whatsapp_queued",
+		"MessageSent":                "message.sent",
+		"MessageFailed":              "message.failed",
+		"MessageSkipped":             "message.skipped",
 	}
 }
 

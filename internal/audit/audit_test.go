@@ -73,6 +73,7 @@ func TestActionFor(t *testing.T) {
 		{"CustomerRegistered", "customer.registered", true},
 		{"CustomerProfileUpdated", "customer.profile_updated", true},
 		{"CustomerEmailVerified", "customer.email_verified", true},
+		{"CustomerPersonalDataErased", "customer.personal_data_erased", true},
 		{"QuotationRequested", "quotation.requested", true},
 		{"QuotationGenerated", "quotation.generated", true},
 		{"QuotationGenerationFailed", "quotation.generation_failed", true},
@@ -91,7 +92,7 @@ func TestActionFor(t *testing.T) {
 		}
 	}
 	names := audit.EventNames()
-	if len(names) != 14 || names[0] != "CustomerEmailVerified" {
+	if len(names) != 15 || names[0] != "CustomerEmailVerified" {
 		t.Fatalf("EventNames = %v", names)
 	}
 	for _, n := range names {

@@ -41,6 +41,9 @@ func benchConfig(t testing.TB, d database.Dialect) config.Config {
 		cfg.SQLiteSynchronous = "NORMAL"
 	case database.Postgres:
 		cfg.DatabaseURL = dbtest.PostgresURL() + "&search_path=" + dbtest.NewSchema(t)
+		// PostgreSQL needs a configured master key; SQLite makes its own
+		// file next to the database, which the SQLite runs exercise.
+		cfg.MasterKey = testMasterKey
 	}
 	cfg.DocumentsDir = filepath.Join(dir, "documents")
 	cfg.HTTPAddr = "127.0.0.1:0"
@@ -73,6 +76,9 @@ func startSystem(t *testing.T, cfg config.Config) *System {
 // testAdminToken is the admin token every test system seeds
 // (INSURE_ADMIN_TOKEN); the test client sends it unless told otherwise.
 const testAdminToken = "insure_test-admin-token-0123456789abcdefghij"
+
+// testMasterKey is the master key of the PostgreSQL test systems.
+const testMasterKey = "dGVzdC1tYXN0ZXIta2V5LW9mLWluc3VyZS10ZXN0cyE="
 
 // client talks to the API through the contract checker.
 type client struct {
@@ -225,7 +231,7 @@ func endToEnd(t *testing.T, s *System, c client) {
 	}
 	var welcome notify.RecordedEmail
 	waitUntil(t, "the welcome email", func() bool {
-		mails, err := notify.RecordedEmails(ctx, s.DB)
+		mails, err := notify.RecordedEmails(ctx, s.DB, s.Vault)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +350,7 @@ func endToEnd(t *testing.T, s *System, c client) {
 			t.Errorf("%s: %d messages, want %d (all: %v)", k, byTemplate[k], n, byTemplate)
 		}
 	}
-	mails, err := notify.RecordedEmails(ctx, s.DB)
+	mails, err := notify.RecordedEmails(ctx, s.DB, s.Vault)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -579,8 +585,11 @@ func TestSelfCheckCommand(t *testing.T) {
 			cfg := testConfig(t, d)
 			var out, errs bytes.Buffer
 			e := env{lookup: func(k string) (string, bool) {
-				if k == "DOCUMENTS_DIR" {
+				switch k {
+				case "DOCUMENTS_DIR":
 					return cfg.DocumentsDir, true
+				case "INSURE_MASTER_KEY":
+					return cfg.MasterKey, cfg.MasterKey != ""
 				}
 				return "", false
 			}, stdout: &out, stderr: &errs}

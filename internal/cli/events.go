@@ -284,6 +284,11 @@ func runWorkflows(ctx context.Context, s *System, demo bool, p *printer) error {
 	if _, err := s.Policies.Renew(ctx, ec, pol.ID, policy.Renew{}); err != nil {
 		return fmt.Errorf("renew policy: %w", err)
 	}
+	last := ids[len(ids)-1]
+	say("erase the personal data of the last customer at their request: their key is destroyed, their policy stays")
+	if _, err := s.Erasure.Erase(ctx, ec, last); err != nil {
+		return fmt.Errorf("erase personal data: %w", err)
+	}
 	say("wait for every listener: emails and WhatsApp messages are delivered by workflow 4")
 	return nil
 }
@@ -367,6 +372,9 @@ func checkListeners(ctx context.Context, s *System, after int64) ([]checkRow, er
 	byName := map[string][]event.Envelope{}
 	for pos := after; ; {
 		envs, err := s.Store.ReadAll(ctx, s.DB, pos, 0, nil)
+		if err == nil {
+			err = s.Store.Open(ctx, s.DB, envs)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -464,8 +472,8 @@ func effectRow(ctx context.Context, s *System, name string, envs []event.Envelop
 	}
 	switch name {
 	case "MessageSent":
-		mails, err := notify.RecordedEmails(ctx, s.DB)
-		was, err2 := notify.RecordedWhatsApps(ctx, s.DB)
+		mails, err := notify.RecordedEmails(ctx, s.DB, s.Vault)
+		was, err2 := notify.RecordedWhatsApps(ctx, s.DB, s.Vault)
 		if err != nil || err2 != nil {
 			row.detail = fmt.Sprint("read recorded messages: ", err, err2)
 			return row
@@ -482,6 +490,10 @@ func effectRow(ctx context.Context, s *System, name string, envs []event.Envelop
 		}
 		row.ok = n == len(envs)
 		row.detail = fmt.Sprintf("%d of %d PDF files on disk", n, len(envs))
+	case customer.EventErased:
+		n := count(`SELECT COUNT(*) FROM data_keys WHERE destroyed_at IS NOT NULL`)
+		row.ok = n >= len(envs)
+		row.detail = fmt.Sprintf("%d erasures recorded, %d customer keys destroyed", len(envs), n)
 	case "CustomerActionLogged":
 		n := count(`SELECT COUNT(*) FROM audit_log`)
 		row.ok = n >= len(envs)

@@ -456,7 +456,7 @@ func hostileEscaping(t *testing.T, s *System, c client) {
 	c.expect(201, "POST", "/api/v1/customers", map[string]any{"name": name, "email": "xss@example.com", "phone": "9876500099"})
 	var welcome notify.RecordedEmail
 	waitUntil(t, "the welcome email", func() bool {
-		mails, err := notify.RecordedEmails(ctx, s.DB)
+		mails, err := notify.RecordedEmails(ctx, s.DB, s.Vault)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -477,7 +477,7 @@ func hostileEscaping(t *testing.T, s *System, c client) {
 	if err := s.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mails, err := notify.RecordedEmails(ctx, s.DB)
+	mails, err := notify.RecordedEmails(ctx, s.DB, s.Vault)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"insure/internal/event"
 	"insure/internal/listener"
 	"insure/internal/notify"
+	"insure/internal/projection"
 )
 
 func count(t *testing.T, db database.DB, q string, args ...any) int {
@@ -92,12 +93,12 @@ func TestListenersAreIdempotent(t *testing.T) {
 				if m.Status != "sent" {
 					t.Fatalf("message %s is %s", m.ID, m.Status)
 				}
-				rec, err := notify.RecordedEmails(ctx, s.DB, m.ID)
+				rec, err := notify.RecordedEmails(ctx, s.DB, s.Vault, m.ID)
 				if err != nil || len(rec) != 1 {
 					t.Fatalf("message %s recorded %d times (%v)", m.ID, len(rec), err)
 				}
 				// Sending it again reports a duplicate and records nothing.
-				again, err := notify.NewLogMailer(s.DB, nil).Send(ctx, notify.Email{MessageID: m.ID, From: "a@example.com", To: "b@example.com",
+				again, err := notify.NewLogMailer(s.DB, s.Vault, nil).Send(ctx, notify.Email{MessageID: m.ID, From: "a@example.com", To: "b@example.com",
 					Subject: "x", Text: "x", HTML: "<p>x</p>"})
 				if err != nil || !again.Duplicate {
 					t.Fatalf("resend of %s: %+v %v", m.ID, again, err)
@@ -148,7 +149,7 @@ func TestEmailUniqueness(t *testing.T) {
 			if err := reg("other@example.com"); err != nil {
 				t.Fatal(err)
 			}
-			list, _, err := s.Customers.List(ctx, "", 10)
+			list, _, err := s.Customers.List(ctx, projection.CustomerFilter{}, "", 10)
 			if err != nil || len(list) != 2 {
 				t.Fatalf("list: %v %v", list, err)
 			}

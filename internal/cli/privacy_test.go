@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"insure/internal/database"
 	"insure/internal/database/dbtest"
+	"insure/internal/event"
+	"insure/internal/queue"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers (the logger).
@@ -91,14 +94,15 @@ func TestNoPersonalDataInLogsOrJobs(t *testing.T) {
 			defer rows.Close()
 			n := 0
 			for rows.Next() {
-				var args string
-				if err := rows.Scan(&args); err != nil {
+				var kind, args, meta string
+				if err := rows.Scan(&kind, &args, &meta); err != nil {
 					t.Fatal(err)
 				}
 				n++
+				checkJobArgs(t, s, kind, args)
 				for _, p := range secrets {
-					if strings.Contains(args, p) {
-						t.Errorf("job payload contains personal data %q: %s", p, args)
+					if strings.Contains(args+" "+meta, p) {
+						t.Errorf("job payload contains personal data %q: %s %s", p, args, meta)
 					}
 				}
 			}
@@ -114,7 +118,35 @@ func TestNoPersonalDataInLogsOrJobs(t *testing.T) {
 
 func jobArgsQuery(d database.Dialect) string {
 	if d == database.Postgres {
-		return `SELECT args::text || ' ' || metadata::text FROM river_job`
+		return `SELECT kind, args::text, metadata::text FROM river_job`
 	}
-	return `SELECT CAST(args AS TEXT) || ' ' || CAST(metadata AS TEXT) FROM river_job`
+	// River's SQLite driver may keep args as JSONB: json() spells it as text.
+	return `SELECT kind, json(args), json(metadata) FROM river_job`
+}
+
+// checkJobArgs holds every job kind to its payload of ids: a listener job
+// carries exactly a known listener's name and an event id, a periodic job
+// exactly a task name. Any other kind, or any other field, fails.
+func checkJobArgs(t *testing.T, s *System, kind, args string) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(args))
+	dec.DisallowUnknownFields()
+	switch kind {
+	case queue.ListenerArgs{}.Kind():
+		var a queue.ListenerArgs
+		if err := dec.Decode(&a); err != nil {
+			t.Errorf("%s job args %s: %v", kind, args, err)
+			return
+		}
+		if _, known := s.Listeners.Settings(a.Listener); !event.ValidID(a.EventID) || !known {
+			t.Errorf("%s job args %s: want a known listener and an event id", kind, args)
+		}
+	case queue.PeriodicArgs{}.Kind():
+		var a queue.PeriodicArgs
+		if err := dec.Decode(&a); err != nil || a.Task != "policy-expiry-scan" {
+			t.Errorf("%s job args %s: want the task name alone (%v)", kind, args, err)
+		}
+	default:
+		t.Errorf("job of unknown kind %s with args %s: add it to checkJobArgs with the ids it may carry", kind, args)
+	}
 }

@@ -21,8 +21,10 @@ import (
 	"insure/internal/event"
 	"insure/internal/eventstore"
 	"insure/internal/httpapi"
+	"insure/internal/keyring"
 	"insure/internal/listener"
 	"insure/internal/notify"
+	"insure/internal/personal"
 	"insure/internal/policy"
 	"insure/internal/projection"
 	"insure/internal/queue"
@@ -59,10 +61,15 @@ type System struct {
 	Files      *document.FileStore
 	Breakers   *breaker.Set
 	Webhooks   *app.WebhookService
+	Erasure    *app.ErasureService
 	Tokens     *auth.Store
-	handler    http.Handler
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Keys holds the customers' data keys; Vault seals personal data in
+	// read models and stored messages with them.
+	Keys    *keyring.Keyring
+	Vault   *personal.Vault
+	handler http.Handler
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Options change how a System is built.
@@ -149,10 +156,6 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	if rates.Currency() != cfg.Currency {
 		return nil, fmt.Errorf("CURRENCY is %s but the rate table prices in %s", cfg.Currency, rates.Currency())
 	}
-	files, err := document.NewFileStore(cfg.DocumentsDir)
-	if err != nil {
-		return nil, fmt.Errorf("DOCUMENTS_DIR: %w", err)
-	}
 	var topts []notify.TemplateOption
 	for name, t := range cfg.WhatsAppTemplates {
 		topts = append(topts, notify.WithWhatsAppTemplate(name, notify.WhatsAppTemplate{Name: t.Name, Language: t.Language, Params: t.Params}))
@@ -165,27 +168,42 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	if err != nil {
 		return nil, err
 	}
+	master, err := loadMasterKey(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	keys := keyring.New(db, master, now)
+	if err := keys.Check(ctx, db); err != nil {
+		return nil, err
+	}
+	files, err := document.NewFileStore(cfg.DocumentsDir, keys, db)
+	if err != nil {
+		return nil, fmt.Errorf("DOCUMENTS_DIR: %w", err)
+	}
+	vault := personal.NewVault(keys)
 	store := eventstore.New(db, cfg.MaxEventsPerBatch, now)
-	reader := projection.NewReader(db)
-	s := &System{Config: cfg, DB: db, Registry: reg, Store: store, Reader: reader, Files: files, Logger: logger, Now: now}
+	store.SetCodec(personal.NewCodec(reg, keys))
+	reader := projection.NewReader(db, vault)
+	s := &System{Config: cfg, DB: db, Registry: reg, Store: store, Reader: reader, Files: files, Keys: keys, Vault: vault, Logger: logger, Now: now}
 
 	// The recorder needs the listener set (to route) and the queue (to
 	// enqueue); the listeners need the services, which need the recorder.
 	// Build the recorder with late-bound router and queue.
 	late := &lateBinding{}
-	rec := recorder.New(store, reg, late, projection.Projector{}, late, now)
-	deps := app.Deps{Recorder: rec, Reader: reader, Secrets: app.NewSecrets(db), Now: now}
+	rec := recorder.New(store, reg, late, projection.Projector{Vault: vault}, late, now)
+	deps := app.Deps{Recorder: rec, Reader: reader, Secrets: app.NewSecrets(db), Vault: vault, Now: now}
 	s.Recorder = rec
 	s.Customers = app.NewCustomerService(deps)
 	s.Quotations = app.NewQuotationService(deps, rates, cfg.Currency)
 	s.Policies = app.NewPolicyService(deps, rates, cfg.Currency)
 	s.Webhooks = app.NewWebhookService(deps)
+	s.Erasure = app.NewErasureService(deps, s.Customers, keys)
 
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
 		publicURL = "http://" + cfg.HTTPAddr
 	}
-	mailer, wa, err := drivers(db, cfg, logger, now)
+	mailer, wa, err := drivers(db, vault, cfg, logger, now)
 	if err != nil {
 		return nil, err
 	}
@@ -258,6 +276,7 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	}
 	h, err := httpapi.NewServer(httpapi.Services{
 		Customers:   s.Customers,
+		Erasure:     s.Erasure,
 		Quotations:  s.Quotations,
 		Policies:    s.Policies,
 		Messages:    app.MessageQueries{Reader: s.Reader},
@@ -304,8 +323,10 @@ func (s *System) Health() *app.HealthService {
 		Drivers: map[string]string{"email": s.Config.EffectiveMailDriver(), "whatsapp": s.Config.EffectiveWhatsAppDriver()}}
 }
 
-// drivers builds the configured email and WhatsApp drivers.
-func drivers(db database.DB, cfg config.Config, logger *slog.Logger, now func() time.Time) (notify.Mailer, notify.WhatsAppSender, error) {
+// drivers builds the configured email and WhatsApp drivers. The recording
+// (log) drivers seal their stored copies of messages about a customer with
+// vault.
+func drivers(db database.DB, vault *personal.Vault, cfg config.Config, logger *slog.Logger, now func() time.Time) (notify.Mailer, notify.WhatsAppSender, error) {
 	var (
 		mailer notify.Mailer
 		wa     notify.WhatsAppSender
@@ -324,7 +345,7 @@ func drivers(db database.DB, cfg config.Config, logger *slog.Logger, now func() 
 		mailer = m
 	default:
 		logger.Info("email goes to the recording (log) driver and is not delivered; set SMTP_URL to deliver it")
-		mailer = notify.NewLogMailer(db, now)
+		mailer = notify.NewLogMailer(db, vault, now)
 	}
 	switch cfg.EffectiveWhatsAppDriver() {
 	case config.DriverCloudAPI:
@@ -337,7 +358,7 @@ func drivers(db database.DB, cfg config.Config, logger *slog.Logger, now func() 
 		wa = c
 	default:
 		logger.Info("WhatsApp messages go to the recording (log) driver and are not sent; set WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID to send them")
-		wa = notify.NewLogWhatsApp(db, now)
+		wa = notify.NewLogWhatsApp(db, vault, now)
 	}
 	return mailer, wa, nil
 }

@@ -207,6 +207,16 @@ type Config struct {
 	// without spaces, or empty: none is seeded. It is a secret: Redacted
 	// and errors show "(set)" instead.
 	AdminToken string
+
+	// MasterKey (INSURE_MASTER_KEY) is the base64 of the 32-byte master key
+	// that wraps the customers' data keys (see internal/keyring). A secret:
+	// Redacted and errors show "(set)".
+	MasterKey string
+
+	// MasterKeyFile (INSURE_MASTER_KEY_FILE) is a file holding the master
+	// key instead. With neither set, a SQLite database uses a key file next
+	// to it; see MasterKeySource.
+	MasterKeyFile string
 }
 
 // Mail and WhatsApp drivers, the values of MailDriver and WhatsAppDriver.
@@ -466,6 +476,10 @@ type missingVar struct {
 // and WHATSAPP_APP_SECRET and WHATSAPP_WEBHOOK_VERIFY_TOKEN for each other.
 func (c Config) missing() []missingVar {
 	var out []missingVar
+	if c.MasterKey != "" && c.MasterKeyFile != "" {
+		out = append(out, missingVar{"INSURE_MASTER_KEY_FILE",
+			"empty because INSURE_MASTER_KEY is set: give the master key one way only"})
+	}
 	if c.MailDriver == DriverSMTP && c.SMTPURL == "" {
 		out = append(out, missingVar{"SMTP_URL",
 			"an smtp:// or smtps:// URL because MAIL_DRIVER is smtp (or set MAIL_DRIVER to auto or log)"})

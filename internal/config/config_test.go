@@ -179,6 +179,7 @@ type variableTest struct {
 // checks that it matches Vars() and Config.
 func variableTests() []variableTest {
 	const (
+		masterKey    = "the base64 (standard, padded) encoding of 32 random bytes, e.g. from insure keys generate, or empty"
 		dbForms      = "one of sqlite:///abs/path.db, sqlite://./rel.db, a file path such as insure.db, or postgres://user:password@host:5432/dbname"
 		durationHint = "with a unit (e.g. 90s, 15m, 2h)"
 		workers      = "comma-separated queue=N overrides, N from 0 to 1000 (0: this process does not work that queue), " +
@@ -594,6 +595,22 @@ func variableTests() []variableTest {
 			badErr:     `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + `; it is 12 characters long: ` + tooShort,
 			corrupt:    func(c *config.Config) { c.AdminToken = "Kq3v9Zp+8fJ2mW1xR7tN0pL5sY4bH6cD/eA1uG8iT0o=\x00" },
 			corruptErr: `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + `; it holds a space or a character that is not printable ASCII`,
+		},
+		{
+			name: "INSURE_MASTER_KEY", field: "MasterKey",
+			good:       "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+			want:       func(c *config.Config) { c.MasterKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" },
+			bad:        "AAECAwQFBgcICQoLDA0ODw==",
+			badErr:     `INSURE_MASTER_KEY="(set)": expected ` + masterKey + `; it decodes to 16 bytes`,
+			corrupt:    func(c *config.Config) { c.MasterKey = "not-base64!" },
+			corruptErr: `INSURE_MASTER_KEY="(set)": expected ` + masterKey + `; it is not valid base64`,
+		},
+		{
+			name: "INSURE_MASTER_KEY_FILE", field: "MasterKeyFile",
+			good:       "/etc/insure/master.key",
+			want:       func(c *config.Config) { c.MasterKeyFile = "/etc/insure/master.key" },
+			corrupt:    func(c *config.Config) { c.MasterKeyFile = "/etc/\x00key" },
+			corruptErr: `INSURE_MASTER_KEY_FILE="/etc/\x00key": expected a file path, or empty`,
 		},
 	}
 }

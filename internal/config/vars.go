@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -389,7 +390,55 @@ func variables() []variable {
 				"It is never logged or echoed in errors: they show (set).",
 			whatsAppVerifyTokenExpected, func(c *Config) *string { return &c.WhatsAppWebhookVerifyToken }),
 		adminTokenVar(),
+		masterKeyVar(),
+		{
+			name: "INSURE_MASTER_KEY_FILE",
+			doc: "File holding the master key (the same base64 text as INSURE_MASTER_KEY, surrounding white space " +
+				"ignored); it must not be readable by group or others. Set this or INSURE_MASTER_KEY, not both. " +
+				"With neither, a SQLite database uses the file next to it named after it plus .master-key, made " +
+				"(mode 0600) on first start; PostgreSQL needs one of them.",
+			expected: masterKeyFileExpected,
+			parse:    func(c *Config, s string) string { c.MasterKeyFile = s; return "" },
+			check: func(c *Config) string {
+				if strings.ContainsRune(c.MasterKeyFile, 0) {
+					return masterKeyFileExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.MasterKeyFile },
+		},
 	}
+}
+
+// Texts of INSURE_MASTER_KEY and INSURE_MASTER_KEY_FILE.
+const (
+	masterKeyExpected     = "the base64 (standard, padded) encoding of 32 random bytes, e.g. from insure keys generate, or empty"
+	masterKeyFileExpected = "a file path, or empty"
+)
+
+// masterKeyVar is INSURE_MASTER_KEY: the key that wraps every customer's
+// data key. A secret: errors and Redacted show (set).
+func masterKeyVar() variable {
+	v := secretVar("INSURE_MASTER_KEY",
+		"Master key that wraps the per-customer keys encrypting personal data at rest: the base64 of 32 random "+
+			"bytes (insure keys generate makes one). Keep it out of the database and its backups; without it the "+
+			"personal data cannot be read. Set this or INSURE_MASTER_KEY_FILE, not both. "+
+			"It is never logged or echoed in errors: they show (set).",
+		masterKeyExpected, func(c *Config) *string { return &c.MasterKey })
+	v.check = func(c *Config) string {
+		if c.MasterKey == "" {
+			return ""
+		}
+		raw, err := base64.StdEncoding.Strict().DecodeString(c.MasterKey)
+		if err != nil {
+			return masterKeyExpected + "; it is not valid base64"
+		}
+		if len(raw) != 32 {
+			return fmt.Sprintf("%s; it decodes to %d bytes", masterKeyExpected, len(raw))
+		}
+		return ""
+	}
+	return v
 }
 
 // Texts and limits of INSURE_ADMIN_TOKEN.

@@ -19,6 +19,10 @@ type Customer struct {
 	Preferences     Preferences `json:"preferences"`
 	EmailVerified   bool        `json:"email_verified"`
 	EmailVerifiedAt time.Time   `json:"email_verified_at,omitzero"`
+	// Erased is set once the customer's personal data was erased: Name,
+	// Email, Phone and DateOfBirth (when there was one) read event.Erased.
+	Erased   bool      `json:"erased,omitempty"`
+	ErasedAt time.Time `json:"erased_at,omitzero"`
 	// Version is the aggregate version of the last applied event.
 	Version int64 `json:"version"`
 	// RegisteredAt and UpdatedAt come from the events' occurred_at.
@@ -65,6 +69,8 @@ func (c *Customer) ApplyAt(p event.Payload, at time.Time) error {
 		p = &e
 	case ProfileUpdated:
 		p = &e
+	case PersonalDataErased:
+		p = &e
 	}
 	next := *c
 	var err error
@@ -86,6 +92,11 @@ func (c *Customer) ApplyAt(p event.Payload, at time.Time) error {
 			return fmt.Errorf("customer: nil %s", EventProfileUpdated)
 		}
 		err = next.applyProfileUpdated(*e)
+	case *PersonalDataErased:
+		if e == nil {
+			return fmt.Errorf("customer: nil %s", EventErased)
+		}
+		err = next.applyErased(*e)
 	default:
 		return fmt.Errorf("customer: cannot apply %T: not a customer event", p)
 	}
@@ -162,6 +173,32 @@ func (c *Customer) applyProfileUpdated(e ProfileUpdated) error {
 	return nil
 }
 
+func (c *Customer) applyErased(e PersonalDataErased) error {
+	if err := c.belongs(EventErased, e.CustomerID); err != nil {
+		return err
+	}
+	c.Erased = true
+	c.ErasedAt = e.ErasedAt
+	c.Name, c.Email, c.Phone = event.Erased, event.Erased, event.Erased
+	if c.DateOfBirth != "" {
+		c.DateOfBirth = event.Erased
+	}
+	return nil
+}
+
+// live returns apperr.NotFound for a customer that was never registered and
+// apperr.Conflict for one whose personal data was erased: nothing about them
+// can change any more.
+func (c *Customer) live() error {
+	if err := c.exists(); err != nil {
+		return err
+	}
+	if c.Erased {
+		return apperr.New(apperr.Conflict, "customer %s: their personal data was erased; the record can no longer change", c.ID)
+	}
+	return nil
+}
+
 func (c *Customer) belongs(name, id string) error {
 	if c.ID == "" {
 		return fmt.Errorf("customer: %s before %s", name, EventRegistered)
@@ -209,9 +246,9 @@ func RegisterCustomer(id string, cmd Register, now time.Time) ([]event.Payload, 
 // UpdateProfile.Validate) and returns one *ProfileUpdated holding only the
 // fields whose normalised value differs from the current one, or no events
 // when nothing changes. It returns apperr.NotFound for a customer that was
-// never registered.
+// never registered and apperr.Conflict for an erased one.
 func (c *Customer) Update(cmd UpdateProfile, now time.Time) ([]event.Payload, error) {
-	if err := c.exists(); err != nil {
+	if err := c.live(); err != nil {
 		return nil, err
 	}
 	n, err := cmd.normalize(now)
@@ -256,13 +293,29 @@ func (c *Customer) EmailChanged(cmd UpdateProfile) (old, new string, changed boo
 // VerifyEmail decides that the customer's current address is verified. It
 // returns one *EmailVerified, or no events when the address is already
 // verified. The verification token is the service's to check. It returns
-// apperr.NotFound for a customer that was never registered.
+// apperr.NotFound for a customer that was never registered and
+// apperr.Conflict for an erased one.
 func (c *Customer) VerifyEmail(now time.Time) ([]event.Payload, error) {
-	if err := c.exists(); err != nil {
+	if err := c.live(); err != nil {
 		return nil, err
 	}
 	if c.EmailVerified {
 		return nil, nil
 	}
 	return []event.Payload{&EmailVerified{CustomerID: c.ID, Email: c.Email, VerifiedAt: now.UTC()}}, nil
+}
+
+// Erase decides the erasure of the customer's personal data: one
+// *PersonalDataErased, or no events when it was erased before (erasing is
+// idempotent). Destroying the data key is the service's part, in the same
+// transaction. It returns apperr.NotFound for a customer that was never
+// registered.
+func (c *Customer) Erase(now time.Time) ([]event.Payload, error) {
+	if err := c.exists(); err != nil {
+		return nil, err
+	}
+	if c.Erased {
+		return nil, nil
+	}
+	return []event.Payload{&PersonalDataErased{CustomerID: c.ID, ErasedAt: now.UTC()}}, nil
 }

@@ -17,6 +17,7 @@ const (
 	EventRegistered     = "CustomerRegistered"
 	EventEmailVerified  = "CustomerEmailVerified"
 	EventProfileUpdated = "CustomerProfileUpdated"
+	EventErased         = "CustomerPersonalDataErased"
 )
 
 // The keys of ProfileUpdated.Changes.
@@ -32,10 +33,28 @@ const (
 // Events returns the definitions of the customer events, for the registry.
 func Events() []event.Definition {
 	return []event.Definition{
-		{Name: EventRegistered, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &Registered{} }},
-		{Name: EventEmailVerified, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &EmailVerified{} }},
-		{Name: EventProfileUpdated, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &ProfileUpdated{} }},
+		{Name: EventRegistered, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &Registered{} },
+			Personal: []string{"name", "email", "phone", "date_of_birth"}},
+		{Name: EventEmailVerified, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &EmailVerified{} },
+			Personal: []string{"email"}},
+		{Name: EventProfileUpdated, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &ProfileUpdated{} },
+			Personal: changePaths(FieldName, FieldEmail, FieldPhone, FieldDateOfBirth)},
+		{Name: EventErased, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &PersonalDataErased{} }},
 	}
+}
+
+// PersonalFields are the ProfileUpdated.Changes keys whose values are
+// personal data.
+var PersonalFields = []string{FieldName, FieldEmail, FieldPhone, FieldDateOfBirth}
+
+// changePaths returns the personal paths of ProfileUpdated: the old and new
+// value of each field.
+func changePaths(fields ...string) []string {
+	var out []string
+	for _, f := range fields {
+		out = append(out, "changes."+f+".old", "changes."+f+".new")
+	}
+	return out
 }
 
 // Preferences are the customer's communication preferences.
@@ -71,7 +90,7 @@ func (e Registered) Validate() error {
 	if err := required("name", e.Name, "email", e.Email, "phone", e.Phone, "channel", e.Channel); err != nil {
 		return err
 	}
-	if e.DateOfBirth != "" {
+	if e.DateOfBirth != "" && e.DateOfBirth != event.Erased {
 		if _, err := time.Parse(dateLayout, e.DateOfBirth); err != nil {
 			return errors.New("date_of_birth is not a date in the form YYYY-MM-DD")
 		}
@@ -149,7 +168,7 @@ func (e ProfileUpdated) Validate() error {
 			if !ok {
 				return fmt.Errorf("changes.%s.new must be a string", key)
 			}
-			if s != "" {
+			if s != "" && s != event.Erased {
 				if _, err := time.Parse(dateLayout, s); err != nil {
 					return fmt.Errorf("changes.%s.new is not a date in the form YYYY-MM-DD", key)
 				}
@@ -164,6 +183,29 @@ func (e ProfileUpdated) Validate() error {
 		default:
 			return fmt.Errorf("changes: unknown field %q", key)
 		}
+	}
+	return nil
+}
+
+// PersonalDataErased is recorded when the customer's personal data is
+// erased at their request: their data key is destroyed in the same
+// transaction, so every personal field sealed under it, in every event and
+// copy, reads event.Erased from then on. Policies and premiums stay.
+type PersonalDataErased struct {
+	CustomerID string    `json:"customer_id"`
+	ErasedAt   time.Time `json:"erased_at"`
+}
+
+// EventName implements event.Payload.
+func (PersonalDataErased) EventName() string { return EventErased }
+
+// Validate checks the fields a stored CustomerPersonalDataErased must have.
+func (e PersonalDataErased) Validate() error {
+	if err := validID(e.CustomerID); err != nil {
+		return err
+	}
+	if e.ErasedAt.IsZero() {
+		return errors.New("erased_at is required")
 	}
 	return nil
 }

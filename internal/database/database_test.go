@@ -53,14 +53,14 @@ func openFresh(t *testing.T, d database.Dialect) database.DB {
 func countEmails(t *testing.T, q database.Querier, email string) int {
 	t.Helper()
 	var n int
-	if err := q.QueryRow(t.Context(), "SELECT COUNT(*) FROM customer_emails WHERE email = $1", email).Scan(&n); err != nil {
+	if err := q.QueryRow(t.Context(), "SELECT COUNT(*) FROM customer_emails WHERE email_index = $1", email).Scan(&n); err != nil {
 		t.Fatalf("count %s: %v", email, err)
 	}
 	return n
 }
 
 func claim(ctx context.Context, q database.Querier, email, customerID string) error {
-	n, err := q.Exec(ctx, "INSERT INTO customer_emails (email, customer_id) VALUES ($1, $2)", email, customerID)
+	n, err := q.Exec(ctx, "INSERT INTO customer_emails (email_index, customer_id) VALUES ($1, $2)", email, customerID)
 	if err == nil && n != 1 {
 		return fmt.Errorf("insert %s affected %d rows, want 1", email, n)
 	}
@@ -177,7 +177,7 @@ func TestSQLiteReadersAreReadOnly(t *testing.T) {
 	t.Parallel()
 	db := dbtest.Open(t, database.SQLite)
 	ctx := t.Context()
-	const insert = "INSERT INTO customer_emails (email, customer_id) VALUES ($1, 'c-1') RETURNING email"
+	const insert = "INSERT INTO customer_emails (email_index, customer_id) VALUES ($1, 'c-1') RETURNING email_index"
 
 	var email string
 	if err := db.QueryRow(ctx, insert, "row@example.com").Scan(&email); err == nil {
@@ -203,7 +203,7 @@ func TestSQLiteReadersAreReadOnly(t *testing.T) {
 	}
 
 	// The same statement works through the writer, and readers see it.
-	if _, err := db.Exec(ctx, strings.TrimSuffix(insert, " RETURNING email"), "row@example.com"); err != nil {
+	if _, err := db.Exec(ctx, strings.TrimSuffix(insert, " RETURNING email_index"), "row@example.com"); err != nil {
 		t.Fatalf("INSERT through Exec: %v", err)
 	}
 	if n := countEmails(t, db, "row@example.com"); n != 1 {
@@ -214,7 +214,7 @@ func TestSQLiteReadersAreReadOnly(t *testing.T) {
 func TestUniqueViolation(t *testing.T) {
 	t.Parallel()
 	want := map[database.Dialect]string{
-		database.SQLite:   "customer_emails.email",
+		database.SQLite:   "customer_emails.email_index",
 		database.Postgres: "customer_emails_pkey",
 	}
 	dbtest.Each(t, func(t *testing.T, db database.DB) {
@@ -254,7 +254,7 @@ func TestUniqueViolation(t *testing.T) {
 		})
 
 		// Other constraint failures are not unique violations.
-		_, err := db.Exec(ctx, "INSERT INTO customer_emails (email, customer_id) VALUES ($1, NULL)", "null@example.com")
+		_, err := db.Exec(ctx, "INSERT INTO customer_emails (email_index, customer_id) VALUES ($1, NULL)", "null@example.com")
 		if err == nil {
 			t.Fatal("insert of a NULL customer_id succeeded")
 		}
@@ -284,7 +284,7 @@ func TestErrNoRows(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db database.DB) {
 		t.Parallel()
 		ctx := t.Context()
-		const q = "SELECT customer_id FROM customer_emails WHERE email = $1"
+		const q = "SELECT customer_id FROM customer_emails WHERE email_index = $1"
 		var id string
 		err := db.QueryRow(ctx, q, "nobody@example.com").Scan(&id)
 		if !errors.Is(err, database.ErrNoRows) {

@@ -11,6 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"insure/internal/database"
+	"insure/internal/keyring"
 )
 
 // ContentTypePDF is the content type of every stored document.
@@ -28,14 +32,19 @@ var (
 	// ErrInvalidID is returned when a document id is not a canonical
 	// lowercase UUID (8-4-4-4-12 hex digits).
 	ErrInvalidID = errors.New("invalid document id")
+
+	// ErrErased is returned by [FileStore.Open] (and Put) when the document
+	// holds personal data of a subject whose data was erased: the key it
+	// was sealed under is destroyed, so it can never be read again.
+	ErrErased = errors.New("personal data erased")
 )
 
 // Stored describes a document kept by a [FileStore].
 type Stored struct {
 	ID          string
 	Path        string // absolute path of the file
-	Size        int64  // bytes
-	SHA256      string // lowercase hex digest of the content
+	Size        int64  // bytes of the PDF (not of the file, which may be sealed)
+	SHA256      string // lowercase hex digest of the PDF
 	ContentType string // always [ContentTypePDF]
 }
 
@@ -43,16 +52,38 @@ type Stored struct {
 // per id at <dir>/<id[0:2]>/<id>.pdf. It is safe for concurrent use, also by
 // several processes sharing the directory: readers see either the old or the
 // new complete file, never a partial one.
+//
+// With a [Sealer], each document is encrypted at rest under the data key of
+// the customer it is about, so destroying that key (an erasure) makes the
+// file unreadable. Such a file is not a PDF but two text lines:
+//
+//	insure-sealed-document/v1 subject=<subject id>
+//	enc:v1:<base64url(nonce|ciphertext|tag)>
+//
+// the second being the PDF sealed under the subject with the field
+// "document:<id>". Open also reads files holding a plain PDF, as stores
+// without a sealer (and earlier versions) write them.
 type FileStore struct {
-	dir string
+	dir    string
+	sealer Sealer      // nil: documents are stored as plain PDFs
+	db     database.DB // where sealer keeps the data keys
 }
 
 // NewFileStore returns a store rooted at dir, creating it (mode 0750) if it
 // does not exist. It returns an error if dir is empty, is not a directory, or
 // cannot be written to.
-func NewFileStore(dir string) (*FileStore, error) {
+//
+// sealer (a *keyring.Keyring) encrypts the documents at rest under data keys
+// it keeps in db; db is the database itself, not a transaction, since a
+// document outlives any one transaction. With a nil sealer (and db) the
+// store writes plain PDFs and cannot open sealed ones: for tests and tools
+// only, since the PDFs hold customers' personal data.
+func NewFileStore(dir string, sealer Sealer, db database.DB) (*FileStore, error) {
 	if dir == "" {
 		return nil, errors.New("document: store directory is empty: set it to a writable directory")
+	}
+	if sealer != nil && db == nil {
+		return nil, errors.New("document: a sealer needs the database that holds its data keys; pass it to NewFileStore")
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -78,7 +109,7 @@ func NewFileStore(dir string) (*FileStore, error) {
 	if err := errors.Join(closeErr, removeErr); err != nil {
 		return nil, fmt.Errorf("document: store directory %s is not usable: %w", abs, err)
 	}
-	return &FileStore{dir: abs}, nil
+	return &FileStore{dir: abs, sealer: sealer, db: db}, nil
 }
 
 // Dir returns the absolute directory the store writes to.
@@ -94,23 +125,35 @@ func (s *FileStore) Path(id string) (string, error) {
 	return filepath.Join(s.dir, id[:2], id+".pdf"), nil
 }
 
-// Put stores data as the PDF document id, replacing any earlier version
-// atomically: the data is written to a temporary file in the target
-// directory, synced, renamed into place, and the directory is synced. Putting
-// the same id twice is safe; the second put replaces the first.
+// Put stores data as the PDF document id about subjectID (the customer whose
+// personal data it holds), replacing any earlier version atomically: the
+// content is written to a temporary file in the target directory, synced,
+// renamed into place, and the directory is synced. Putting the same id twice
+// is safe; the second put replaces the first. With a sealer the content is
+// sealed under subjectID first (see [FileStore]); the Stored returned
+// describes the PDF either way.
 //
 // It returns an error wrapping [ErrInvalidID] for a bad id, an error if data
-// is not a PDF (it must start with "%PDF-"), or the context's error if ctx is
-// done before the file is renamed into place.
-func (s *FileStore) Put(ctx context.Context, id string, data []byte) (Stored, error) {
+// is not a PDF (it must start with "%PDF-") or subjectID is empty or not
+// printable ASCII, one wrapping [ErrErased] if the subject's data was erased
+// (the sealer will not seal for them again), the sealer's errors, or the
+// context's error if ctx is done before the file is renamed into place.
+func (s *FileStore) Put(ctx context.Context, id, subjectID string, data []byte) (Stored, error) {
 	path, err := s.Path(id)
 	if err != nil {
 		return Stored{}, err
 	}
-	if !bytes.HasPrefix(data, []byte("%PDF-")) {
+	if !bytes.HasPrefix(data, []byte(pdfMagic)) {
 		return Stored{}, fmt.Errorf("document: put %s: data is not a PDF (it must start with %%PDF-)", id)
 	}
+	if err := validateSubject(subjectID); err != nil {
+		return Stored{}, fmt.Errorf("document: put %s: %w", id, err)
+	}
 	if err := ctx.Err(); err != nil {
+		return Stored{}, fmt.Errorf("document: put %s: %w", id, err)
+	}
+	content, err := s.seal(ctx, id, subjectID, data)
+	if err != nil {
 		return Stored{}, fmt.Errorf("document: put %s: %w", id, err)
 	}
 
@@ -132,7 +175,7 @@ func (s *FileStore) Put(ctx context.Context, id string, data []byte) (Stored, er
 		}
 	}()
 
-	if _, err := tmp.Write(data); err != nil {
+	if _, err := tmp.Write(content); err != nil {
 		return Stored{}, fmt.Errorf("document: put %s: write: %w", id, err)
 	}
 	if err := tmp.Chmod(filePerm); err != nil {
@@ -165,13 +208,35 @@ func (s *FileStore) Put(ctx context.Context, id string, data []byte) (Stored, er
 	}, nil
 }
 
-// Open returns the content of document id and its description. The caller
-// must close the reader. The digest is computed from the file as opened, so
-// it matches what the reader returns even if the document is replaced
-// meanwhile.
+// seal returns what Put writes for data: the sealed file, or data itself
+// without a sealer.
+func (s *FileStore) seal(ctx context.Context, id, subjectID string, data []byte) ([]byte, error) {
+	if s.sealer == nil {
+		return data, nil
+	}
+	sealed, err := s.sealer.Seal(ctx, s.db, subjectID, sealedField(id), string(data))
+	if errors.Is(err, keyring.ErrErased) {
+		return nil, fmt.Errorf("%w: subject %s was erased; no document about them can be stored", ErrErased, subjectID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("seal for subject %s: %w", subjectID, err)
+	}
+	return encodeSealed(subjectID, sealed), nil
+}
+
+// Open returns the PDF content of document id and its description (of the
+// PDF, as Put returned it). A sealed file is opened under the subject its
+// header names; a plain PDF file is returned as it is. The caller must close
+// the reader. The digest is computed from the file as opened, so it matches
+// what the reader returns even if the document is replaced meanwhile.
 //
 // It returns an error wrapping [ErrNotFound] if nothing is stored under id,
-// and one wrapping [ErrInvalidID] if id is not a canonical lowercase UUID.
+// one wrapping [ErrInvalidID] if id is not a canonical lowercase UUID, one
+// wrapping [ErrErased] if the document's subject was erased (it can never
+// be read again), and other errors for a file that is neither a PDF nor a
+// sealed document, that does not authenticate (keyring.ErrTampered: altered,
+// or its header edited to another subject), or that is sealed while the
+// store has no sealer.
 func (s *FileStore) Open(ctx context.Context, id string) (io.ReadCloser, Stored, error) {
 	path, err := s.Path(id)
 	if err != nil {
@@ -187,8 +252,43 @@ func (s *FileStore) Open(ctx context.Context, id string) (io.ReadCloser, Stored,
 	if err != nil {
 		return nil, Stored{}, fmt.Errorf("document: open %s: %w", id, err)
 	}
+	var head [len(pdfMagic)]byte
+	n, err := io.ReadFull(f, head[:])
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		_ = f.Close() // the read error is what matters
+		return nil, Stored{}, fmt.Errorf("document: open %s: read: %w", id, err)
+	}
+	if string(head[:n]) == pdfMagic {
+		return openPlain(id, path, f)
+	}
+	raw, err := io.ReadAll(io.MultiReader(bytes.NewReader(head[:n]), f))
+	_ = f.Close() // read-only: a close error loses nothing
+	if err != nil {
+		return nil, Stored{}, fmt.Errorf("document: open %s: read: %w", id, err)
+	}
+	pdf, err := s.unseal(ctx, id, raw)
+	if err != nil {
+		return nil, Stored{}, fmt.Errorf("document: open %s: %w", id, err)
+	}
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	_, _ = io.WriteString(h, pdf) // a hash never fails to write
+	return io.NopCloser(strings.NewReader(pdf)), Stored{
+		ID:          id,
+		Path:        path,
+		Size:        int64(len(pdf)),
+		SHA256:      hex.EncodeToString(h.Sum(nil)),
+		ContentType: ContentTypePDF,
+	}, nil
+}
+
+// openPlain returns the plain PDF file f, digested and rewound.
+func openPlain(id, path string, f *os.File) (io.ReadCloser, Stored, error) {
+	_, err := f.Seek(0, io.SeekStart)
+	h := sha256.New()
+	var n int64
+	if err == nil {
+		n, err = io.Copy(h, f)
+	}
 	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)
 	}
@@ -203,6 +303,31 @@ func (s *FileStore) Open(ctx context.Context, id string) (io.ReadCloser, Stored,
 		SHA256:      hex.EncodeToString(h.Sum(nil)),
 		ContentType: ContentTypePDF,
 	}, nil
+}
+
+// unseal returns the PDF in the sealed document file raw.
+func (s *FileStore) unseal(ctx context.Context, id string, raw []byte) (string, error) {
+	if !isSealedFile(raw) {
+		return "", fmt.Errorf("the file is neither a PDF nor a sealed document (it starts with %q)", truncate(string(raw), 24))
+	}
+	if s.sealer == nil {
+		return "", errors.New("the file is sealed but this store has no sealer: build it with the keyring (NewFileStore)")
+	}
+	subjectID, sealed, err := decodeSealed(raw)
+	if err != nil {
+		return "", err
+	}
+	pdf, err := s.sealer.Open(ctx, s.db, subjectID, sealedField(id), sealed)
+	if errors.Is(err, keyring.ErrErased) {
+		return "", fmt.Errorf("%w: subject %s was erased; the document can no longer be read", ErrErased, subjectID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("unseal for subject %s: %w", subjectID, err)
+	}
+	if !strings.HasPrefix(pdf, pdfMagic) {
+		return "", errors.New("the sealed content is not a PDF")
+	}
+	return pdf, nil
 }
 
 // Delete removes document id, for example when a customer's data must be

@@ -15,17 +15,59 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"insure/internal/database"
+	"insure/internal/database/dbtest"
+	"insure/internal/keyring"
 )
 
-const testID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+const (
+	testID      = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+	testSubject = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d" // the customer a test document is about
+)
 
+// setupStore returns a store without a sealer: it writes plain PDFs.
 func setupStore(t *testing.T) *FileStore {
 	t.Helper()
-	s, err := NewFileStore(filepath.Join(t.TempDir(), "documents"))
+	s, err := NewFileStore(filepath.Join(t.TempDir(), "documents"), nil, nil)
 	if err != nil {
 		t.Fatalf("NewFileStore: %v", err)
 	}
 	return s
+}
+
+// setupSealed returns a store that seals with a real keyring on db, and
+// the keyring.
+func setupSealed(t *testing.T, db database.DB) (*FileStore, *keyring.Keyring) {
+	t.Helper()
+	master, err := keyring.NewMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := keyring.New(db, master, nil)
+	s, err := NewFileStore(filepath.Join(t.TempDir(), "documents"), keys, db)
+	if err != nil {
+		t.Fatalf("NewFileStore: %v", err)
+	}
+	return s, keys
+}
+
+// eachStore runs fn in parallel subtests on a plain store and on sealing
+// stores on SQLite and PostgreSQL: what it checks holds for all of them.
+func eachStore(t *testing.T, fn func(t *testing.T, s *FileStore)) {
+	t.Helper()
+	t.Run("plain", func(t *testing.T) {
+		t.Parallel()
+		fn(t, setupStore(t))
+	})
+	t.Run("sealed", func(t *testing.T) {
+		t.Parallel()
+		dbtest.Each(t, func(t *testing.T, db database.DB) {
+			t.Parallel()
+			s, _ := setupSealed(t, db)
+			fn(t, s)
+		})
+	})
 }
 
 func fakePDF(n int) []byte {
@@ -53,11 +95,14 @@ func sha(data []byte) string {
 
 func TestFileStoreRoundTrip(t *testing.T) {
 	t.Parallel()
-	s := setupStore(t)
+	eachStore(t, testFileStoreRoundTrip)
+}
+
+func testFileStoreRoundTrip(t *testing.T, s *FileStore) {
 	ctx := context.Background()
 	data := fakePDF(1000)
 
-	put, err := s.Put(ctx, testID, data)
+	put, err := s.Put(ctx, testID, testSubject, data)
 	if err != nil {
 		t.Fatalf("Put: %v", err)
 	}
@@ -99,29 +144,36 @@ func TestFileStoreRoundTrip(t *testing.T) {
 
 func TestFileStoreRealPDF(t *testing.T) {
 	t.Parallel()
-	s := setupStore(t)
 	data, err := setupRenderer(t).PolicySchedule(samplePolicy())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Put(context.Background(), testID, data); err != nil {
-		t.Fatalf("Put: %v", err)
-	}
-	got, _ := readAll(t, s, testID)
-	if parsed := parsePDF(t, got); parsed.pages != 1 {
-		t.Errorf("stored PDF has %d pages, want 1", parsed.pages)
-	}
+	eachStore(t, func(t *testing.T, s *FileStore) {
+		if _, err := s.Put(context.Background(), testID, testSubject, data); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		got, _ := readAll(t, s, testID)
+		if parsed := parsePDF(t, got); parsed.pages != 1 {
+			t.Errorf("stored PDF has %d pages, want 1", parsed.pages)
+		}
+		if text := pdftotext(t, got); !strings.Contains(text, samplePolicy().CustomerName) {
+			t.Errorf("the opened PDF does not show the customer's name:\n%s", text)
+		}
+	})
 }
 
 func TestFileStorePutIsIdempotent(t *testing.T) {
 	t.Parallel()
-	s := setupStore(t)
+	eachStore(t, testFileStorePutIsIdempotent)
+}
+
+func testFileStorePutIsIdempotent(t *testing.T, s *FileStore) {
 	ctx := context.Background()
-	first, err := s.Put(ctx, testID, fakePDF(10))
+	first, err := s.Put(ctx, testID, testSubject, fakePDF(10))
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.Put(ctx, testID, fakePDF(10))
+	again, err := s.Put(ctx, testID, testSubject, fakePDF(10))
 	if err != nil {
 		t.Fatalf("second Put of the same content: %v", err)
 	}
@@ -129,7 +181,7 @@ func TestFileStorePutIsIdempotent(t *testing.T) {
 		t.Errorf("Put twice gave different results (-first +again):\n%s", diff)
 	}
 
-	replaced, err := s.Put(ctx, testID, fakePDF(20))
+	replaced, err := s.Put(ctx, testID, testSubject, fakePDF(20))
 	if err != nil {
 		t.Fatalf("Put of new content: %v", err)
 	}
@@ -167,7 +219,7 @@ func TestFileStoreBadIDs(t *testing.T) {
 		"3f/504e0-4f89-41d3-9a0c-0305e82c3301",
 	}
 	for _, id := range bad {
-		if _, err := s.Put(ctx, id, fakePDF(1)); !errors.Is(err, ErrInvalidID) {
+		if _, err := s.Put(ctx, id, testSubject, fakePDF(1)); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("Put(%q) err = %v, want ErrInvalidID", id, err)
 		}
 		if _, _, err := s.Open(ctx, id); !errors.Is(err, ErrInvalidID) {
@@ -193,7 +245,7 @@ func TestFileStoreRejectsNonPDF(t *testing.T) {
 	t.Parallel()
 	s := setupStore(t)
 	for _, data := range [][]byte{nil, []byte("hello"), []byte("<html>%PDF-")} {
-		if _, err := s.Put(context.Background(), testID, data); err == nil || !strings.Contains(err.Error(), "not a PDF") {
+		if _, err := s.Put(context.Background(), testID, testSubject, data); err == nil || !strings.Contains(err.Error(), "not a PDF") {
 			t.Errorf("Put(%q) err = %v, want a not-a-PDF error", data, err)
 		}
 	}
@@ -201,7 +253,10 @@ func TestFileStoreRejectsNonPDF(t *testing.T) {
 
 func TestFileStoreNotFound(t *testing.T) {
 	t.Parallel()
-	s := setupStore(t)
+	eachStore(t, testFileStoreNotFound)
+}
+
+func testFileStoreNotFound(t *testing.T, s *FileStore) {
 	ctx := context.Background()
 	if _, _, err := s.Open(ctx, testID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Open of a missing id: err = %v, want ErrNotFound", err)
@@ -209,7 +264,7 @@ func TestFileStoreNotFound(t *testing.T) {
 	if err := s.Delete(ctx, testID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Delete of a missing id: err = %v, want ErrNotFound", err)
 	}
-	if _, err := s.Put(ctx, testID, fakePDF(1)); err != nil {
+	if _, err := s.Put(ctx, testID, testSubject, fakePDF(1)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Delete(ctx, testID); err != nil {
@@ -225,7 +280,7 @@ func TestFileStoreCanceledContext(t *testing.T) {
 	s := setupStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Put(ctx, testID, fakePDF(1)); !errors.Is(err, context.Canceled) {
+	if _, err := s.Put(ctx, testID, testSubject, fakePDF(1)); !errors.Is(err, context.Canceled) {
 		t.Errorf("Put with a canceled context: err = %v, want context.Canceled", err)
 	}
 	if _, _, err := s.Open(context.Background(), testID); !errors.Is(err, ErrNotFound) {
@@ -235,7 +290,10 @@ func TestFileStoreCanceledContext(t *testing.T) {
 
 func TestFileStoreConcurrentPuts(t *testing.T) {
 	t.Parallel()
-	s := setupStore(t)
+	eachStore(t, testFileStoreConcurrentPuts)
+}
+
+func testFileStoreConcurrentPuts(t *testing.T, s *FileStore) {
 	ctx := context.Background()
 	const n = 32
 	ids := make([]string, n)
@@ -244,18 +302,42 @@ func TestFileStoreConcurrentPuts(t *testing.T) {
 		// that directory creation races too.
 		ids[i] = fmt.Sprintf("%02x%06x-4f89-41d3-9a0c-0305e82c3301", i%4, i)
 	}
+	// Each id is about its own subject, and four about one, so that data
+	// key creation races too.
+	subject := func(i int) string { return fmt.Sprintf("subject-%d", i%(n/4)) }
+	if _, err := s.Put(ctx, ids[0], subject(0), fakePDF(999)); err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 2*n)
+	errs := make(chan error, 3*n)
 	for i, id := range ids {
 		wg.Go(func() {
-			if _, err := s.Put(ctx, id, fakePDF(i)); err != nil {
+			if _, err := s.Put(ctx, id, subject(i), fakePDF(i)); err != nil {
 				errs <- err
 			}
 		})
 		// Concurrent puts of the same id must leave one complete version.
 		wg.Go(func() {
-			if _, err := s.Put(ctx, ids[0], fakePDF(1000+i)); err != nil {
+			if _, err := s.Put(ctx, ids[0], subject(0), fakePDF(1000+i)); err != nil {
 				errs <- err
+			}
+		})
+		// A reader of the id being replaced sees one complete version.
+		wg.Go(func() {
+			rc, st, err := s.Open(ctx, ids[0])
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer rc.Close()
+			got, err := io.ReadAll(rc)
+			switch {
+			case err != nil:
+				errs <- err
+			case !bytes.HasPrefix(got, []byte("%PDF-")) || !bytes.HasSuffix(got, []byte("%%EOF\n")):
+				errs <- fmt.Errorf("concurrent Open of %s read a torn version: %q", ids[0], got[:min(len(got), 40)])
+			case st.SHA256 != sha(got) || st.Size != int64(len(got)):
+				errs <- fmt.Errorf("concurrent Open of %s: Stored does not describe the content read", ids[0])
 			}
 		})
 	}
@@ -285,7 +367,7 @@ func TestNewFileStore(t *testing.T) {
 	t.Run("creates nested directory", func(t *testing.T) {
 		t.Parallel()
 		dir := filepath.Join(t.TempDir(), "a", "b")
-		s, err := NewFileStore(dir)
+		s, err := NewFileStore(dir, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,8 +381,15 @@ func TestNewFileStore(t *testing.T) {
 	})
 	t.Run("empty", func(t *testing.T) {
 		t.Parallel()
-		if _, err := NewFileStore(""); err == nil {
+		if _, err := NewFileStore("", nil, nil); err == nil {
 			t.Error("NewFileStore(\"\") succeeded")
+		}
+	})
+	t.Run("sealer without a database", func(t *testing.T) {
+		t.Parallel()
+		keys := keyring.New(nil, keyring.MasterKey{}, nil)
+		if _, err := NewFileStore(t.TempDir(), keys, nil); err == nil || !strings.Contains(err.Error(), "database") {
+			t.Errorf("err = %v, want an error asking for the database", err)
 		}
 	})
 	t.Run("path is a file", func(t *testing.T) {
@@ -309,10 +398,10 @@ func TestNewFileStore(t *testing.T) {
 		if err := os.WriteFile(file, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := NewFileStore(file); err == nil {
+		if _, err := NewFileStore(file, nil, nil); err == nil {
 			t.Error("NewFileStore on a regular file succeeded")
 		}
-		if _, err := NewFileStore(filepath.Join(file, "sub")); err == nil {
+		if _, err := NewFileStore(filepath.Join(file, "sub"), nil, nil); err == nil {
 			t.Error("NewFileStore below a regular file succeeded")
 		}
 	})
@@ -326,7 +415,7 @@ func TestNewFileStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
-		_, err := NewFileStore(dir)
+		_, err := NewFileStore(dir, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "not writable") {
 			t.Errorf("err = %v, want a not-writable error", err)
 		}

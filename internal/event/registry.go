@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 )
 
 // Definition describes one event type.
@@ -16,7 +17,17 @@ type Definition struct {
 	SchemaVersion int
 	// New returns a pointer to a zero payload to decode into.
 	New func() Payload
+	// Personal lists the payload's personal fields as dot-separated paths
+	// of JSON object keys ("name", "changes.email.new"). Each is a string
+	// about the data subject whose id is the event's aggregate id; the
+	// event store keeps it encrypted under that subject's key (see
+	// internal/personal). A path absent from a payload is skipped.
+	Personal []string
 }
+
+// Erased is what a personal field reads once its subject's key has been
+// destroyed (crypto-shredding): the value itself can never be read again.
+const Erased = "[erased]"
 
 // Registry maps event names to their definitions. Build it once at start-up
 // with Register; it is read-only afterwards and safe for concurrent reads.
@@ -42,6 +53,11 @@ func (r *Registry) Register(defs ...Definition) error {
 			return fmt.Errorf("register event %s: schema version %d, want >= 1", d.Name, d.SchemaVersion)
 		case d.New == nil:
 			return fmt.Errorf("register event %s: no constructor", d.Name)
+		}
+		for _, path := range d.Personal {
+			if path == "" || strings.HasPrefix(path, ".") || strings.HasSuffix(path, ".") || strings.Contains(path, "..") {
+				return fmt.Errorf("register event %s: personal field path %q is not dot-separated keys", d.Name, path)
+			}
 		}
 		if _, dup := r.defs[d.Name]; dup {
 			return fmt.Errorf("register event %s: already registered", d.Name)

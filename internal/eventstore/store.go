@@ -29,7 +29,20 @@ type Store struct {
 	db       database.DB
 	maxBatch int
 	now      func() time.Time
+	codec    Codec
 }
+
+// Codec turns event data as the program holds it into data as the store
+// keeps it and back: personal.Codec encrypts the personal fields. q is the
+// caller's transaction or database.
+type Codec interface {
+	SealEvent(ctx context.Context, q database.Querier, env event.Envelope) (json.RawMessage, error)
+	OpenEvent(ctx context.Context, q database.Querier, env event.Envelope) (json.RawMessage, error)
+}
+
+// SetCodec makes the store seal event data with c on Append and open it on
+// Load, Get, Replay and Open. Call it once, before the store is used.
+func (s *Store) SetCodec(c Codec) { s.codec = c }
 
 // New returns a store on db. maxBatch caps how many events one ReadAll call
 // returns (MAX_EVENTS_PER_BATCH); now is the clock for created_at.
@@ -52,7 +65,8 @@ func (s *Store) MaxBatch() int { return s.maxBatch }
 // Append appends events to one aggregate inside tx. expectedVersion is the
 // version the caller's decision was based on (0 for a new aggregate). It
 // returns ErrConcurrency when the aggregate has moved on, and ErrInvalid for
-// a malformed append; in both cases nothing is written.
+// a malformed append; in both cases nothing is written. The data is stored
+// sealed by the codec; the envelopes returned hold it as given.
 func (s *Store) Append(ctx context.Context, tx database.Tx, aggregateType, aggregateID string, expectedVersion int64, events []event.Pending) ([]event.Envelope, error) {
 	if err := validateAppend(aggregateType, aggregateID, expectedVersion, events); err != nil {
 		return nil, err
@@ -90,8 +104,14 @@ func (s *Store) Append(ctx context.Context, tx database.Tx, aggregateType, aggre
 			OccurredAt:       p.Metadata.OccurredAt.UTC(),
 			CreatedAt:        created,
 		}
+		stored := env.Data
+		if s.codec != nil {
+			if stored, err = s.codec.SealEvent(ctx, tx, env); err != nil {
+				return nil, fmt.Errorf("append %s/%s: %w", aggregateType, aggregateID, err)
+			}
+		}
 		_, err = tx.Exec(ctx, qInsert, env.Position, env.EventID, env.EventName, env.AggregateType, env.AggregateID,
-			env.AggregateVersion, env.SchemaVersion, string(env.Data), string(meta), env.OccurredAt, env.CreatedAt)
+			env.AggregateVersion, env.SchemaVersion, string(stored), string(meta), env.OccurredAt, env.CreatedAt)
 		if err != nil {
 			if name, ok := database.UniqueConstraint(err); ok {
 				if strings.Contains(name, "event_id") {
@@ -155,7 +175,30 @@ func (s *Store) Load(ctx context.Context, q database.Querier, aggregateType, agg
 	if len(envs) == 0 {
 		return nil, fmt.Errorf("load %s/%s: %w", aggregateType, aggregateID, ErrNotFound)
 	}
+	if err := s.open(ctx, q, envs); err != nil {
+		return nil, fmt.Errorf("load %s/%s: %w", aggregateType, aggregateID, err)
+	}
 	return envs, nil
+}
+
+// Open opens the data of envelopes read as stored (ReadAll) in place, as
+// Load and Get return it: personal fields in clear, or event.Erased.
+func (s *Store) Open(ctx context.Context, q database.Querier, envs []event.Envelope) error {
+	return s.open(ctx, q, envs)
+}
+
+func (s *Store) open(ctx context.Context, q database.Querier, envs []event.Envelope) error {
+	if s.codec == nil {
+		return nil
+	}
+	for i := range envs {
+		data, err := s.codec.OpenEvent(ctx, q, envs[i])
+		if err != nil {
+			return err
+		}
+		envs[i].Data = data
+	}
+	return nil
 }
 
 // Get returns one event by id.
@@ -174,12 +217,17 @@ func (s *Store) Get(ctx context.Context, q database.Querier, eventID string) (ev
 	if len(envs) == 0 {
 		return event.Envelope{}, fmt.Errorf("event %s: %w", eventID, ErrNotFound)
 	}
+	if err := s.open(ctx, q, envs); err != nil {
+		return event.Envelope{}, fmt.Errorf("get event %s: %w", eventID, err)
+	}
 	return envs[0], nil
 }
 
 // ReadAll returns up to limit events with a position after the given one, in
 // position order, optionally only those whose name is in names. limit is
-// capped by the store's batch size; 0 means the batch size.
+// capped by the store's batch size; 0 means the batch size. The data is as
+// stored, personal fields sealed: that is what leaves insure through the
+// event stream. Open opens it.
 func (s *Store) ReadAll(ctx context.Context, q database.Querier, after int64, limit int, names []string) ([]event.Envelope, error) {
 	if after < 0 {
 		return nil, fmt.Errorf("read stream: position %d is negative: %w", after, ErrInvalid)

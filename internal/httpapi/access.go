@@ -41,7 +41,8 @@ func (r rule) String() string {
 // that says who may do what. NewServer fails for a route missing from it,
 // and for an entry naming no route; see the rules below.
 //
-//   - admin may call everything.
+//   - admin may call everything, and alone erases a customer's personal
+//     data.
 //   - agent manages customers, quotations, policies, messages, documents,
 //     dead letters and providers, but reads no event history: neither the
 //     raw stream (GET /api/v1/events) nor a customer's events, nor the
@@ -68,6 +69,8 @@ func accessTable() map[string]rule {
 		"PATCH /api/v1/customers/{id}":             roles(admin, agent),
 		"POST /api/v1/customers/{id}/verify-email": roles(admin, agent),
 		"GET /api/v1/customers/{id}/events":        roles(admin, auditor),
+		// Erasure cannot be undone: the admin alone decides it.
+		"DELETE /api/v1/customers/{id}/personal-data": roles(admin),
 
 		"POST /api/v1/quotations":     roles(admin, agent),
 		"GET /api/v1/quotations/{id}": roles(admin, agent, auditor),

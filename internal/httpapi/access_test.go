@@ -56,8 +56,10 @@ func TestAccessTableMatchesRoutes(t *testing.T) {
 // table and checks the table against them.
 func TestAccessRules(t *testing.T) {
 	t.Parallel()
-	// Agents read no event history, and not the access log either.
-	notForAgents := []string{"GET /api/v1/events", "GET /api/v1/customers/{id}/events", "GET /api/v1/audit/access"}
+	// Agents read no event history, and not the access log either; only
+	// admins erase personal data.
+	notForAgents := []string{"GET /api/v1/events", "GET /api/v1/customers/{id}/events", "GET /api/v1/audit/access",
+		"DELETE /api/v1/customers/{id}/personal-data"}
 	public := []string{"GET /healthz", "GET /readyz", "GET /api/v1/webhooks/whatsapp", "POST /api/v1/webhooks/whatsapp"}
 	may := map[auth.Role]func(route string) bool{
 		auth.RoleAdmin:   func(string) bool { return true },

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"net/http"
+	"unicode/utf8"
 
+	"insure/internal/apperr"
 	"insure/internal/audit"
 	"insure/internal/customer"
 	"insure/internal/event"
@@ -95,8 +97,55 @@ func (s *Server) registerCustomer(w http.ResponseWriter, r *http.Request) error 
 	return writeCustomer(w, http.StatusCreated, c)
 }
 
+// The longest search parameters of GET /api/v1/customers: the longest
+// value a customer may have (customer.MaxNameLen characters,
+// customer.MaxEmailLen bytes) and the longest phone number the API takes.
+const (
+	maxSearchName  = customer.MaxNameLen
+	maxSearchEmail = customer.MaxEmailLen
+	maxSearchPhone = 32
+)
+
+// customerFilter reads the search parameters email, phone and name. Each is
+// given at most once and is capped in length; their meaning is checked by
+// the service (a phone that is not a number, a name without letters).
+func customerFilter(q query) (projection.CustomerFilter, error) {
+	var f projection.CustomerFilter
+	for _, p := range []struct {
+		name  string
+		max   int
+		runes bool // max counts characters, not bytes
+		out   *string
+	}{
+		{"email", maxSearchEmail, false, &f.Email},
+		{"phone", maxSearchPhone, false, &f.Phone},
+		{"name", maxSearchName, true, &f.Name},
+	} {
+		v, err := q.single(p.name)
+		if err != nil {
+			return f, err
+		}
+		if !utf8.ValidString(v) {
+			return f, apperr.Field(p.name, "is not valid UTF-8")
+		}
+		n, unit := len(v), "bytes"
+		if p.runes {
+			n, unit = utf8.RuneCountInString(v), "characters"
+		}
+		if n > p.max {
+			return f, apperr.Field(p.name, "must be at most %d %s, got %d", p.max, unit, n)
+		}
+		*p.out = v
+	}
+	return f, nil
+}
+
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
 	q := queryOf(r)
+	filter, err := customerFilter(q)
+	if err != nil {
+		return err
+	}
 	after, err := q.cursor()
 	if err != nil {
 		return err
@@ -105,7 +154,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, next, err := s.svc.Customers.List(r.Context(), after, limit)
+	items, next, err := s.svc.Customers.List(r.Context(), filter, after, limit)
 	if err != nil {
 		return err
 	}

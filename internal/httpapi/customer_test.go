@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -153,8 +154,9 @@ func TestListCustomers(t *testing.T) {
 	t.Parallel()
 
 	type call struct {
-		After string
-		Limit int
+		Filter projection.CustomerFilter
+		After  string
+		Limit  int
 	}
 	tests := []struct {
 		name     string
@@ -163,17 +165,45 @@ func TestListCustomers(t *testing.T) {
 		wantCall call
 		wantNext *string
 	}{
-		{name: "defaults", query: "", wantCall: call{"", 50}},
-		{name: "page", query: "?after=abc&limit=2", next: "def", wantCall: call{"abc", 2}, wantNext: ptr("def")},
-		{name: "largest page", query: "?limit=200", wantCall: call{"", 200}},
+		{name: "defaults", query: "", wantCall: call{After: "", Limit: 50}},
+		{name: "page", query: "?after=abc&limit=2", next: "def", wantCall: call{After: "abc", Limit: 2}, wantNext: ptr("def")},
+		{name: "largest page", query: "?limit=200", wantCall: call{After: "", Limit: 200}},
+		{
+			name:     "email",
+			query:    "?email=%20Asha%40Example.com%20",
+			wantCall: call{Filter: projection.CustomerFilter{Email: "Asha@Example.com"}, Limit: 50},
+		},
+		{
+			name:     "phone",
+			query:    "?phone=%2B91%2098765%2043210",
+			wantCall: call{Filter: projection.CustomerFilter{Phone: "+91 98765 43210"}, Limit: 50},
+		},
+		{
+			name:     "name",
+			query:    "?name=Ana-Mar%C3%ADa+O%27Neil",
+			wantCall: call{Filter: projection.CustomerFilter{Name: "Ana-María O'Neil"}, Limit: 50},
+		},
+		{
+			name:     "all filters and a page",
+			query:    "?email=a%40example.com&phone=9876543210&name=asha&after=abc&limit=5",
+			next:     "def",
+			wantCall: call{Filter: projection.CustomerFilter{Email: "a@example.com", Phone: "9876543210", Name: "asha"}, After: "abc", Limit: 5},
+			wantNext: ptr("def"),
+		},
+		{name: "empty filters are absent", query: "?email=&phone=&name=", wantCall: call{Limit: 50}},
+		{
+			name:     "longest values",
+			query:    "?email=" + strings.Repeat("e", 254) + "&phone=" + strings.Repeat("1", 32) + "&name=" + strings.Repeat("é", 200),
+			wantCall: call{Filter: projection.CustomerFilter{Email: strings.Repeat("e", 254), Phone: strings.Repeat("1", 32), Name: strings.Repeat("é", 200)}, Limit: 50},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := setup(t)
 			var got call
-			h.f.customers.ListFn = func(_ context.Context, after string, limit int) ([]projection.Customer, string, error) {
-				got = call{after, limit}
+			h.f.customers.ListFn = func(_ context.Context, filter projection.CustomerFilter, after string, limit int) ([]projection.Customer, string, error) {
+				got = call{filter, after, limit}
 				return []projection.Customer{testCustomer()}, tt.next, nil
 			}
 			w := h.do("GET", "/api/v1/customers"+tt.query, "")
@@ -195,22 +225,54 @@ func TestListCustomers(t *testing.T) {
 	t.Run("empty", func(t *testing.T) {
 		t.Parallel()
 		h := setup(t)
-		h.f.customers.ListFn = func(context.Context, string, int) ([]projection.Customer, string, error) {
+		h.f.customers.ListFn = func(context.Context, projection.CustomerFilter, string, int) ([]projection.Customer, string, error) {
 			return nil, "", nil
 		}
-		w := h.do("GET", "/api/v1/customers", "")
+		w := h.do("GET", "/api/v1/customers?email=nobody%40example.com", "")
 		wantStatus(t, w, http.StatusOK)
 		if got, want := w.Body.String(), `{"customers":[],"next":null}`+"\n"; got != want {
 			t.Errorf("body = %q, want %q", got, want)
 		}
 	})
 
-	for _, q := range []string{"limit=0", "limit=201", "limit=-1", "limit=abc", "limit=1.5", "limit=1&limit=2"} {
-		t.Run(q, func(t *testing.T) {
+	invalid := []struct {
+		query, field string
+	}{
+		{"limit=0", "limit"},
+		{"limit=201", "limit"},
+		{"limit=-1", "limit"},
+		{"limit=abc", "limit"},
+		{"limit=1.5", "limit"},
+		{"limit=1&limit=2", "limit"},
+		{"email=a%40example.com&email=b%40example.com", "email"},
+		{"email=" + strings.Repeat("e", 255), "email"},
+		{"email=%FF%40example.com", "email"},
+		{"phone=1&phone=2", "phone"},
+		{"phone=" + strings.Repeat("1", 33), "phone"},
+		{"name=a&name=b", "name"},
+		{"name=" + strings.Repeat("é", 201), "name"},
+		{"name=Asha%FF", "name"},
+	}
+	for _, tc := range invalid {
+		t.Run(tc.query, func(t *testing.T) {
 			t.Parallel()
 			h := setup(t)
-			w := h.do("GET", "/api/v1/customers?"+q, "", wrong())
-			wantError(t, w, http.StatusUnprocessableEntity, "invalid", "limit")
+			w := h.do("GET", "/api/v1/customers?"+tc.query, "", wrong())
+			wantError(t, w, http.StatusUnprocessableEntity, "invalid", tc.field)
+		})
+	}
+
+	// The service's own 422s (a phone that is not a number, a name without
+	// letters) come back naming their field.
+	for _, field := range []string{"phone", "name"} {
+		t.Run("service rejects "+field, func(t *testing.T) {
+			t.Parallel()
+			h := setup(t)
+			h.f.customers.ListFn = func(context.Context, projection.CustomerFilter, string, int) ([]projection.Customer, string, error) {
+				return nil, "", apperr.Field(field, "is not something to search for")
+			}
+			w := h.do("GET", "/api/v1/customers?"+field+"=%2A%2A%2A", "")
+			wantError(t, w, http.StatusUnprocessableEntity, "invalid", field)
 		})
 	}
 }

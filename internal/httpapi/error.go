@@ -34,6 +34,8 @@ func statusOf(code apperr.Code) int {
 		return http.StatusForbidden
 	case apperr.NotFound:
 		return http.StatusNotFound
+	case apperr.Gone:
+		return http.StatusGone
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
 	case apperr.Conflict:

@@ -51,10 +51,31 @@ func (f *fakeAuth) Authenticate(ctx context.Context, raw string) (auth.Principal
 	return f.AuthenticateFn(ctx, raw)
 }
 
+type fakeErasure struct {
+	EraseFn func(ctx context.Context, ec event.Context, id string) (projection.Customer, error)
+}
+
+func (f *fakeErasure) Erase(ctx context.Context, ec event.Context, id string) (projection.Customer, error) {
+	if f.EraseFn == nil {
+		return projection.Customer{}, errNotSet
+	}
+	return f.EraseFn(ctx, ec, id)
+}
+
+// erasedCustomer is testCustomer after an erasure.
+func erasedCustomer() projection.Customer {
+	c := testCustomer()
+	at := testNow
+	c.Name, c.Email, c.Phone, c.DateOfBirth = event.Erased, event.Erased, event.Erased, nil
+	c.Erased, c.ErasedAt = true, &at
+	c.Version++
+	return c
+}
+
 type fakeCustomers struct {
 	RegisterFn    func(ctx context.Context, ec event.Context, cmd customer.Register) (projection.Customer, error)
 	GetFn         func(ctx context.Context, id string) (projection.Customer, error)
-	ListFn        func(ctx context.Context, after string, limit int) ([]projection.Customer, string, error)
+	ListFn        func(ctx context.Context, filter projection.CustomerFilter, after string, limit int) ([]projection.Customer, string, error)
 	UpdateFn      func(ctx context.Context, ec event.Context, id string, ifMatch *int64, cmd customer.UpdateProfile) (projection.Customer, error)
 	VerifyEmailFn func(ctx context.Context, ec event.Context, id, token string) (projection.Customer, error)
 	EventsFn      func(ctx context.Context, id string) ([]event.Envelope, error)
@@ -74,11 +95,11 @@ func (f *fakeCustomers) Get(ctx context.Context, id string) (projection.Customer
 	return f.GetFn(ctx, id)
 }
 
-func (f *fakeCustomers) List(ctx context.Context, after string, limit int) ([]projection.Customer, string, error) {
+func (f *fakeCustomers) List(ctx context.Context, filter projection.CustomerFilter, after string, limit int) ([]projection.Customer, string, error) {
 	if f.ListFn == nil {
 		return nil, "", errNotSet
 	}
-	return f.ListFn(ctx, after, limit)
+	return f.ListFn(ctx, filter, after, limit)
 }
 
 func (f *fakeCustomers) Update(ctx context.Context, ec event.Context, id string, ifMatch *int64, cmd customer.UpdateProfile) (projection.Customer, error) {
@@ -495,7 +516,7 @@ func happyServices() (httpapi.Services, *fakes) {
 				}
 				return testCustomer(), nil
 			},
-			ListFn: func(context.Context, string, int) ([]projection.Customer, string, error) {
+			ListFn: func(context.Context, projection.CustomerFilter, string, int) ([]projection.Customer, string, error) {
 				return []projection.Customer{testCustomer()}, "", nil
 			},
 			UpdateFn: func(_ context.Context, _ event.Context, _ string, ifMatch *int64, _ customer.UpdateProfile) (projection.Customer, error) {
@@ -514,6 +535,14 @@ func happyServices() (httpapi.Services, *fakes) {
 			},
 			EventsFn: func(context.Context, string) ([]event.Envelope, error) {
 				return []event.Envelope{testEnvelope(1)}, nil
+			},
+		},
+		erasure: &fakeErasure{
+			EraseFn: func(_ context.Context, _ event.Context, id string) (projection.Customer, error) {
+				if id != customerID {
+					return projection.Customer{}, apperr.New(apperr.NotFound, "customer %s not found", id)
+				}
+				return erasedCustomer(), nil
 			},
 		},
 		quotations: &fakeQuotations{
@@ -597,6 +626,7 @@ func happyServices() (httpapi.Services, *fakes) {
 type fakes struct {
 	auth        *fakeAuth
 	customers   *fakeCustomers
+	erasure     *fakeErasure
 	quotations  *fakeQuotations
 	policies    *fakePolicies
 	messages    *fakeMessages
@@ -618,6 +648,7 @@ func (f *fakes) services() httpapi.Services {
 	return httpapi.Services{
 		Auth:        f.auth,
 		Customers:   f.customers,
+		Erasure:     f.erasure,
 		Quotations:  f.quotations,
 		Policies:    f.policies,
 		Messages:    f.messages,

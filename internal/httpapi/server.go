@@ -87,6 +87,7 @@ func (s *Server) routes() {
 	s.handle("PATCH /api/v1/customers/{id}", s.updateCustomer)
 	s.handle("POST /api/v1/customers/{id}/verify-email", s.verifyCustomerEmail)
 	s.handle("GET /api/v1/customers/{id}/events", s.listCustomerEvents)
+	s.handle("DELETE /api/v1/customers/{id}/personal-data", s.eraseCustomer)
 
 	s.handle("POST /api/v1/quotations", s.requestQuotation)
 	s.handle("GET /api/v1/quotations/{id}", s.getQuotation)

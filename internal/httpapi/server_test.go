@@ -62,6 +62,7 @@ func samples() []sample {
 		{"PATCH /api/v1/customers/{id}", "/api/v1/customers/" + customerID, `{"phone":"+919876543211","preferences":{"whatsapp":true}}`, 200, nil},
 		{"POST /api/v1/customers/{id}/verify-email", "/api/v1/customers/" + customerID + "/verify-email", `{"token":"abc"}`, 200, nil},
 		{"GET /api/v1/customers/{id}/events", "/api/v1/customers/" + customerID + "/events", "", 200, nil},
+		{"DELETE /api/v1/customers/{id}/personal-data", "/api/v1/customers/" + customerID + "/personal-data", "", 200, nil},
 		{"POST /api/v1/quotations", "/api/v1/quotations", `{"customer_id":"` + customerID + `","product":"motor","sum_insured":50000000,"currency":"INR","details":{"vehicle_make":"Maruti","vehicle_model":"Swift","vehicle_year":2021,"ncb_percent":20}}`, 202, nil},
 		{"GET /api/v1/quotations/{id}", "/api/v1/quotations/" + quotationID, "", 200, nil},
 		{"POST /api/v1/policies", "/api/v1/policies", `{"customer_id":"` + customerID + `","quotation_id":"` + quotationID + `","insurer":"acme","product":"motor","premium":1234500,"sum_insured":50000000,"start_date":"2025-03-14","end_date":"2026-03-13"}`, 201, nil},

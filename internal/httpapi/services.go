@@ -38,9 +38,13 @@ type Authenticator interface {
 type Customers interface {
 	Register(ctx context.Context, ec event.Context, cmd customer.Register) (projection.Customer, error)
 	Get(ctx context.Context, id string) (projection.Customer, error)
-	// List returns customers after the cursor, oldest first; next is ""
-	// when there are no more.
-	List(ctx context.Context, after string, limit int) (items []projection.Customer, next string, err error)
+	// List returns the customers that match filter (see
+	// projection.CustomerFilter) after the cursor, oldest first; next is ""
+	// when there are no more. It fails with apperr.Invalid naming "phone"
+	// for a phone number that is not one, "name" for a name with no
+	// letters or digits (or too many words), "after" for a cursor it did
+	// not give out.
+	List(ctx context.Context, filter projection.CustomerFilter, after string, limit int) (items []projection.Customer, next string, err error)
 	// Update changes the profile. With ifMatch set it fails with
 	// apperr.Conflict unless the customer is at that version.
 	Update(ctx context.Context, ec event.Context, id string, ifMatch *int64, cmd customer.UpdateProfile) (projection.Customer, error)
@@ -185,6 +189,7 @@ type Services struct {
 	Auth Authenticator
 
 	Customers   Customers
+	Erasure     Erasure
 	Quotations  Quotations
 	Policies    Policies
 	Messages    Messages

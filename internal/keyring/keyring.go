@@ -445,3 +445,26 @@ func deriveKey(master MasterKey, info string) [32]byte {
 	mac.Sum(out[:0])
 	return out
 }
+
+// sqlOtherMaster finds a live key wrapped by another master than $1.
+const sqlOtherMaster = `SELECT subject_id, master_key_id FROM data_keys
+	WHERE destroyed_at IS NULL AND master_key_id <> $1 ORDER BY subject_id LIMIT 1`
+
+// Check returns an error wrapping ErrMasterKeyMismatch when a live data key
+// in the database is wrapped by another master key than the keyring's: the
+// wrong key is configured, or a rotation was not finished. Run it at
+// start-up, before anything is sealed under a master the others are not.
+func (k *Keyring) Check(ctx context.Context, q database.Querier) error {
+	if err := k.ready(); err != nil {
+		return err
+	}
+	var subject, other string
+	switch err := q.QueryRow(ctx, sqlOtherMaster, k.masterID).Scan(&subject, &other); {
+	case errors.Is(err, database.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check data keys: %w", err)
+	}
+	return fmt.Errorf("%w: the database's data keys (subject %s, for one) are wrapped by master key %s, but the configured master key is %s; "+
+		"configure the master key this database was written with (or finish a rotation with insure keys rotate)", ErrMasterKeyMismatch, subject, other, k.masterID)
+}

@@ -423,3 +423,30 @@ func TestZeroMasterKey(t *testing.T) {
 		t.Errorf("data_keys = %+v", rows)
 	}
 }
+
+func TestCheckNamesAForeignMaster(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		a, b := newMaster(t), newMaster(t)
+		ka := keyring.New(db, a, nil)
+		if err := ka.Check(ctx, db); err != nil {
+			t.Fatalf("Check on an empty table: %v", err)
+		}
+		if _, err := ka.Seal(ctx, db, "subject-1", "name", "Ada"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ka.Check(ctx, db); err != nil {
+			t.Fatalf("Check with the right master: %v", err)
+		}
+		err := keyring.New(db, b, nil).Check(ctx, db)
+		if !errors.Is(err, keyring.ErrMasterKeyMismatch) || !strings.Contains(err.Error(), a.ID()) {
+			t.Fatalf("Check with another master = %v, want ErrMasterKeyMismatch naming %s", err, a.ID())
+		}
+		if err := ka.Destroy(ctx, db, "subject-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := keyring.New(db, b, nil).Check(ctx, db); err != nil {
+			t.Fatalf("Check after the only key was destroyed: %v", err)
+		}
+	})
+}

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"insure/internal/apperr"
@@ -13,6 +17,7 @@ import (
 	"insure/internal/database"
 	"insure/internal/document"
 	"insure/internal/event"
+	"insure/internal/keyring"
 	"insure/internal/notify"
 	"insure/internal/policy"
 	"insure/internal/quotation"
@@ -90,18 +95,20 @@ func (d Deps) processEmail(ctx context.Context, env event.Envelope, p event.Payl
 	}
 	mail, err := d.composeEmail(ctx, q, m.QueuedAt)
 	if err != nil {
-		return d.composeFailed(ctx, env, ProcessEmailMessage, m, err)
+		return d.composeFailed(ctx, env, ProcessEmailMessage, m, mail.To, err)
 	}
 	receipt, err := d.Delivery.Mailer.Send(ctx, mail)
-	_, err = d.sendOutcome(ctx, env, ProcessEmailMessage, m, receipt, err)
+	_, err = d.sendOutcome(ctx, env, ProcessEmailMessage, m, mail.To, receipt, err)
 	return err
 }
 
 // composeFailed records what a message that could not be built becomes:
 // skipped (the recipient does not want it), failed (it can never be
 // built), or nothing yet (a document is not ready, or the error is
-// temporary: the job is retried).
-func (d Deps) composeFailed(ctx context.Context, env event.Envelope, listener string, m *communication.Message, err error) error {
+// temporary: the job is retried). to, the recipient's address or number
+// when known, is blanked in whatever error text is kept.
+func (d Deps) composeFailed(ctx context.Context, env event.Envelope, listener string, m *communication.Message, to string, err error) error {
+	err = redact(err, to)
 	if errors.Is(err, ErrNotReady) {
 		return err
 	}
@@ -115,7 +122,7 @@ func (d Deps) composeFailed(ctx context.Context, env event.Envelope, listener st
 	}
 	var rejected *rejection
 	if errors.As(err, &rejected) {
-		evs, ferr := m.MarkFailed(rejected.Error(), d.Now())
+		evs, ferr := m.MarkFailed(redactRecipient(rejected.Error(), to), d.Now())
 		if ferr != nil {
 			return ferr
 		}
@@ -125,11 +132,20 @@ func (d Deps) composeFailed(ctx context.Context, env event.Envelope, listener st
 }
 
 // sendOutcome maps a driver's answer to an action: a rate limit or an
-// outage releases the job for later, a rejection fails the message, any
+// outage releases the job for later, a rejection fails the message (or
+// skips it, when the customer's personal data was erased meanwhile), any
 // other error retries the job, and success records MessageSent. sent
-// reports that MessageSent was recorded.
-func (d Deps) sendOutcome(ctx context.Context, env event.Envelope, listener string, m *communication.Message, receipt notify.Receipt, err error) (sent bool, _ error) {
+// reports that MessageSent was recorded. to, the recipient's address or
+// number, is blanked in the error text that is kept (providers echo it).
+func (d Deps) sendOutcome(ctx context.Context, env event.Envelope, listener string, m *communication.Message, to string, receipt notify.Receipt, err error) (sent bool, _ error) {
+	err = redact(err, to)
 	switch {
+	case errors.Is(err, keyring.ErrErased):
+		evs, serr := m.MarkSkipped(erasedReason, d.Now())
+		if serr != nil {
+			return false, serr
+		}
+		return false, d.settle(ctx, nil, env, listener, m, evs)
 	case errors.Is(err, notify.ErrRateLimited):
 		return false, retryAfter(err, rateLimitDelay(err, d.Delivery.RateLimitDelay))
 	case errors.Is(err, notify.ErrUnavailable):
@@ -174,6 +190,67 @@ type skip struct{ reason string }
 
 func (s *skip) Error() string { return "skipped: " + s.reason }
 
+// erasedReason is why a message about an erased customer is skipped.
+const erasedReason = "the customer's personal data was erased"
+
+// redactedRecipient replaces the recipient's address or number in error
+// text that is stored (MessageFailed.Reason, the job's error in
+// dead_letters): providers echo it in their replies.
+const redactedRecipient = "<recipient>"
+
+// redactRecipient replaces in s every occurrence of the recipient to: an
+// email address (as given and bare, without its display name; any case) or
+// a phone number (with and without its leading +).
+func redactRecipient(s, to string) string {
+	to = strings.TrimSpace(to)
+	if to == "" {
+		return s
+	}
+	forms := []string{to}
+	if a, err := mail.ParseAddress(to); err == nil {
+		forms = append(forms, a.Address)
+	}
+	if digits, ok := strings.CutPrefix(to, "+"); ok {
+		forms = append(forms, digits)
+	}
+	// Longest first, so "+91…" is replaced whole before "91…" is looked for;
+	// very short forms (an invalid number) would blank unrelated text.
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	var alts []string
+	for _, f := range slices.Compact(forms) {
+		if len(f) >= 4 {
+			alts = append(alts, regexp.QuoteMeta(f))
+		}
+	}
+	if len(alts) == 0 {
+		return s
+	}
+	return regexp.MustCompile("(?i)"+strings.Join(alts, "|")).ReplaceAllLiteralString(s, redactedRecipient)
+}
+
+// redacted is an error whose text has the recipient blanked; errors.Is and
+// errors.As still see the error it came from.
+type redacted struct {
+	msg string
+	err error
+}
+
+func (e *redacted) Error() string { return e.msg }
+func (e *redacted) Unwrap() error { return e.err }
+
+// redact returns err with the recipient to blanked in its text (err itself
+// when the text does not name them).
+func redact(err error, to string) error {
+	if err == nil {
+		return nil
+	}
+	msg := redactRecipient(err.Error(), to)
+	if msg == err.Error() {
+		return err
+	}
+	return &redacted{msg: msg, err: err}
+}
+
 // rateLimitDelay is the provider's Retry-After when it gave one, else def.
 func rateLimitDelay(err error, def time.Duration) time.Duration {
 	var pe *notify.ProviderError
@@ -206,10 +283,10 @@ func (d Deps) processWhatsApp(ctx context.Context, env event.Envelope, p event.P
 	}
 	msg, err := d.composeWhatsApp(ctx, q, m.QueuedAt)
 	if err != nil {
-		return d.composeFailed(ctx, env, ProcessWhatsAppMessage, m, err)
+		return d.composeFailed(ctx, env, ProcessWhatsAppMessage, m, msg.To, err)
 	}
 	receipt, err := d.Delivery.WhatsApp.Send(ctx, msg)
-	sent, err := d.sendOutcome(ctx, env, ProcessWhatsAppMessage, m, receipt, err)
+	sent, err := d.sendOutcome(ctx, env, ProcessWhatsAppMessage, m, msg.To, receipt, err)
 	if err != nil || !sent {
 		return err
 	}
@@ -298,7 +375,7 @@ func (d Deps) source(ctx context.Context, eventID string) (event.Payload, error)
 }
 
 func (d Deps) composeEmail(ctx context.Context, q communication.EmailQueued, queuedAt time.Time) (notify.Email, error) {
-	mail := notify.Email{MessageID: q.MessageID, From: d.Delivery.From}
+	mail := notify.Email{MessageID: q.MessageID, CustomerID: q.CustomerID, From: d.Delivery.From}
 	var (
 		c   *customer.Customer
 		err error
@@ -310,6 +387,9 @@ func (d Deps) composeEmail(ctx context.Context, q communication.EmailQueued, que
 		}
 		if err != nil {
 			return mail, err
+		}
+		if c.Erased {
+			return mail, &skip{erasedReason}
 		}
 		mail.To = c.Email
 		// The welcome email carries the verification token: it is part of
@@ -342,6 +422,11 @@ func (d Deps) composeEmail(ctx context.Context, q communication.EmailQueued, que
 		cust, err := d.Customers.Aggregate(ctx, nil, r.CustomerID)
 		if err != nil {
 			return mail, err
+		}
+		// The notice is about the customer: its stored copy is theirs.
+		mail.CustomerID = cust.ID
+		if cust.Erased {
+			return mail, &skip{erasedReason}
 		}
 		data = notify.AdminRegistrationData{CustomerID: cust.ID, CustomerName: cust.Name, CustomerEmail: cust.Email,
 			Channel: cust.Channel, RegisteredAt: cust.RegisteredAt}
@@ -419,13 +504,16 @@ func policyData(name string, pol *policy.Policy) notify.PolicyConfirmationData {
 }
 
 func (d Deps) composeWhatsApp(ctx context.Context, q communication.WhatsAppMessageQueued, queuedAt time.Time) (notify.WhatsApp, error) {
-	msg := notify.WhatsApp{MessageID: q.MessageID}
+	msg := notify.WhatsApp{MessageID: q.MessageID, CustomerID: q.CustomerID}
 	c, err := d.Customers.Aggregate(ctx, nil, q.CustomerID)
 	if apperr.IsCode(err, apperr.NotFound) {
 		return msg, &rejection{"customer " + q.CustomerID + " does not exist"}
 	}
 	if err != nil {
 		return msg, err
+	}
+	if c.Erased {
+		return msg, &skip{erasedReason}
 	}
 	if !c.Preferences.WhatsApp {
 		return msg, &skip{"the customer has not opted in to WhatsApp"}

@@ -2,7 +2,9 @@ package listener
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 
 	"insure/internal/document"
 	"insure/internal/event"
@@ -32,7 +34,10 @@ func (d Deps) renderDocument(ctx context.Context, env event.Envelope, p event.Pa
 	if err != nil {
 		return err
 	}
-	var pdf []byte
+	var (
+		pdf        []byte
+		customerID string // whose personal data the document holds: it is sealed under their key
+	)
 	switch r.Kind {
 	case document.KindQuotation:
 		g, ok := event.As[quotation.Generated](src)
@@ -51,6 +56,7 @@ func (d Deps) renderDocument(ctx context.Context, env event.Envelope, p event.Pa
 		if err != nil {
 			return permanent(err)
 		}
+		customerID = c.ID
 	case document.KindPolicySchedule:
 		pol, err := d.Policies.Aggregate(ctx, nil, r.SubjectID)
 		if err != nil {
@@ -67,10 +73,19 @@ func (d Deps) renderDocument(ctx context.Context, env event.Envelope, p event.Pa
 		if err != nil {
 			return permanent(err)
 		}
+		customerID = c.ID
 	default:
 		return permanent(fmt.Errorf("unknown document kind %q", r.Kind))
 	}
-	stored, err := d.Documents.Files.Put(ctx, r.DocumentID, pdf)
+	stored, err := d.Documents.Files.Put(ctx, r.DocumentID, customerID, pdf)
+	if errors.Is(err, document.ErrErased) {
+		// The customer was erased after the document was requested: their
+		// data must not be written again, and retrying cannot change that.
+		// Nothing failed: the document is simply never rendered.
+		d.logger().InfoContext(ctx, "document not rendered: the customer's personal data was erased",
+			"document_id", r.DocumentID, "customer_id", customerID)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -130,4 +145,12 @@ func detailPairs(product string, raw []byte) []document.KV {
 		return []document.KV{{Label: "Eldest member's age", Value: fmt.Sprint(h.Age)}, {Label: "Members", Value: fmt.Sprint(h.Members)}}
 	}
 	return nil
+}
+
+// logger is d.Logger, or a logger that discards when there is none.
+func (d Deps) logger() *slog.Logger {
+	if d.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Logger
 }

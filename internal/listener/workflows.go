@@ -76,7 +76,7 @@ func (d Deps) byValue(priorityQ, normalQ string) func(event.Payload) (string, in
 
 // Definitions returns every listener.
 func Definitions(d Deps) []Definition {
-	auditEvents := []string{customer.EventRegistered, customer.EventEmailVerified, customer.EventProfileUpdated,
+	auditEvents := []string{customer.EventRegistered, customer.EventEmailVerified, customer.EventProfileUpdated, customer.EventErased,
 		quotation.EventRequested, quotation.EventGenerated, quotation.EventGenerationFailed,
 		"PolicyCreated", "PolicyRenewed", "PolicyExpiringWarning"}
 	return []Definition{
@@ -222,6 +222,9 @@ func auditSubject(p event.Payload) (customerID, summary string) {
 		}
 		sortStrings(fields)
 		return e.CustomerID, "Profile updated: " + strings.Join(fields, ", ")
+	case is[customer.PersonalDataErased](p):
+		e, _ := event.As[customer.PersonalDataErased](p)
+		return e.CustomerID, "Personal data erased at the customer's request"
 	case is[quotation.Requested](p):
 		e, _ := event.As[quotation.Requested](p)
 		return e.CustomerID, "Quotation requested for " + e.Product

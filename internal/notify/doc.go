@@ -38,6 +38,30 @@
 // would receive ([CloudAPIBody]). [SMTPMailer] and [CloudAPI] are the real
 // drivers behind the same interfaces.
 //
+// # Personal data in the stored copies
+//
+// A message about a customer (Email.CustomerID, WhatsApp.CustomerID; the
+// administrators' notice of a registration is about the registered
+// customer) is stored sealed under that customer's data key, through a
+// [Sealer] (personal.Vault, see internal/keyring): to_addr, subject,
+// text_body and html_body of outbound_mail, and to_phone and body of
+// outbound_whatsapp (the sealed body is kept as a JSON string), each with
+// the field "<table>.<column>". The customer's id is kept in clear in
+// customer_id, as are the sender, the template and language, the
+// attachments' metadata and the times. A message about no customer is
+// stored as it is. [RecordedEmails] and [RecordedWhatsApps] open the values
+// with an [Opener]. Once the customer's personal data is erased (their key
+// destroyed), the sealed columns read "[erased]", and Send refuses a new
+// message about them with an error wrapping [ErrRejected]; a repeated Send
+// of a message recorded before still answers Duplicate.
+//
+// The real drivers keep no address or content: [SMTPMailer] blanks the
+// message's addresses in the server replies it stores in mail_deliveries,
+// and [CloudAPI] removes anything that looks like a phone number from the
+// provider errors it stores in whatsapp_deliveries. Their errors may still
+// quote a provider's reply; the listener that sends blanks the recipient in
+// whatever it keeps of them.
+//
 // # Templates
 //
 // [NewTemplates] loads the email templates embedded from templates/ — three

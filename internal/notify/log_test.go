@@ -43,7 +43,7 @@ func TestLogMailer(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db database.DB) {
 		ctx := context.Background()
-		m := notify.NewLogMailer(db, func() time.Time { return clock })
+		m := notify.NewLogMailer(db, nil, func() time.Time { return clock })
 
 		e := validEmail()
 		e.Text = "Hello Asha,\n\nYour policy is confirmed.\n"
@@ -67,7 +67,7 @@ func TestLogMailer(t *testing.T) {
 			if diff := cmp.Diff(notify.Receipt{ProviderID: e.HeaderID()}, r); diff != "" {
 				t.Errorf("receipt (-want +got):\n%s", diff)
 			}
-			got, err := notify.RecordedEmails(ctx, db, msgID)
+			got, err := notify.RecordedEmails(ctx, db, nil, msgID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,7 +89,7 @@ func TestLogMailer(t *testing.T) {
 			if n := countRows(t, db, "outbound_mail"); n != 1 {
 				t.Errorf("outbound_mail has %d rows, want 1", n)
 			}
-			got, err := notify.RecordedEmails(ctx, db, msgID)
+			got, err := notify.RecordedEmails(ctx, db, nil, msgID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +112,7 @@ func TestLogMailer(t *testing.T) {
 		})
 
 		t.Run("read all, by ids, and without attachments", func(t *testing.T) {
-			later := notify.NewLogMailer(db, func() time.Time { return clock.Add(time.Minute) })
+			later := notify.NewLogMailer(db, nil, func() time.Time { return clock.Add(time.Minute) })
 			plain := validEmail()
 			plain.MessageID = msgID2
 			plain.Attachments = nil
@@ -124,14 +124,14 @@ func TestLogMailer(t *testing.T) {
 				To: plain.To, From: plain.From, Subject: plain.Subject, Text: plain.Text, HTML: plain.HTML,
 				RecordedAt: stored().Add(time.Minute),
 			}
-			all, err := notify.RecordedEmails(ctx, db)
+			all, err := notify.RecordedEmails(ctx, db, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff([]notify.RecordedEmail{want, second}, all); diff != "" {
 				t.Errorf("all (-want +got):\n%s", diff)
 			}
-			some, err := notify.RecordedEmails(ctx, db, msgID2, "0192f5e4-0000-7000-8000-000000000000", msgID2)
+			some, err := notify.RecordedEmails(ctx, db, nil, msgID2, "0192f5e4-0000-7000-8000-000000000000", msgID2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +174,7 @@ func TestLogMailer(t *testing.T) {
 			if fresh != 1 {
 				t.Errorf("%d sends were not duplicates, want 1", fresh)
 			}
-			got, err := notify.RecordedEmails(ctx, db, e.MessageID)
+			got, err := notify.RecordedEmails(ctx, db, nil, e.MessageID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +189,7 @@ func TestLogWhatsApp(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db database.DB) {
 		ctx := context.Background()
-		s := notify.NewLogWhatsApp(db, func() time.Time { return clock })
+		s := notify.NewLogWhatsApp(db, nil, func() time.Time { return clock })
 		w := validWhatsApp()
 		w.Params[0] = "Asha “Rao” <script>"
 		want := notify.RecordedWhatsApp{
@@ -208,7 +208,7 @@ func TestLogWhatsApp(t *testing.T) {
 			if diff := cmp.Diff(notify.Receipt{ProviderID: "wamid.log." + msgID}, r); diff != "" {
 				t.Errorf("receipt (-want +got):\n%s", diff)
 			}
-			got, err := notify.RecordedWhatsApps(ctx, db, msgID)
+			got, err := notify.RecordedWhatsApps(ctx, db, nil, msgID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +237,7 @@ func TestLogWhatsApp(t *testing.T) {
 			if n := countRows(t, db, "outbound_whatsapp"); n != 1 {
 				t.Errorf("outbound_whatsapp has %d rows, want 1", n)
 			}
-			got, err := notify.RecordedWhatsApps(ctx, db)
+			got, err := notify.RecordedWhatsApps(ctx, db, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,7 +266,7 @@ func TestLogWhatsApp(t *testing.T) {
 			if _, err := s.Send(ctx, plain); err != nil {
 				t.Fatal(err)
 			}
-			got, err := notify.RecordedWhatsApps(ctx, db, msgID2)
+			got, err := notify.RecordedWhatsApps(ctx, db, nil, msgID2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -310,7 +310,7 @@ func TestLogWhatsApp(t *testing.T) {
 			if fresh != 1 {
 				t.Errorf("%d sends were not duplicates, want 1", fresh)
 			}
-			got, err := notify.RecordedWhatsApps(ctx, db, w.MessageID)
+			got, err := notify.RecordedWhatsApps(ctx, db, nil, w.MessageID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -333,10 +333,10 @@ func (downDB) Exec(context.Context, string, ...any) (int64, error) {
 func TestLogDriversReportUnavailable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	if _, err := notify.NewLogMailer(downDB{}, nil).Send(ctx, validEmail()); !errors.Is(err, notify.ErrUnavailable) {
+	if _, err := notify.NewLogMailer(downDB{}, nil, nil).Send(ctx, validEmail()); !errors.Is(err, notify.ErrUnavailable) {
 		t.Errorf("LogMailer.Send = %v, want ErrUnavailable", err)
 	}
-	if _, err := notify.NewLogWhatsApp(downDB{}, nil).Send(ctx, validWhatsApp()); !errors.Is(err, notify.ErrUnavailable) {
+	if _, err := notify.NewLogWhatsApp(downDB{}, nil, nil).Send(ctx, validWhatsApp()); !errors.Is(err, notify.ErrUnavailable) {
 		t.Errorf("LogWhatsApp.Send = %v, want ErrUnavailable", err)
 	}
 }

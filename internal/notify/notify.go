@@ -41,9 +41,14 @@ type Attachment struct {
 }
 
 // Email is one outbound email. MessageID is insure's id for the message (a
-// canonical lowercase UUID); senders are idempotent on it.
+// canonical lowercase UUID); senders are idempotent on it. CustomerID is the
+// customer the message is about, also when it goes to someone else (the
+// administrators' notice of a registration); empty for a message about no
+// customer. The log driver seals its stored copy under that customer's data
+// key.
 type Email struct {
 	MessageID   string
+	CustomerID  string
 	From, To    string // single RFC 5322 addresses, display names allowed
 	Subject     string
 	Text, HTML  string // both bodies are required (multipart/alternative)
@@ -67,6 +72,7 @@ func (e Email) HeaderID() string {
 func (e Email) Validate() error {
 	var p problems
 	p.messageID(e.MessageID)
+	p.text("customer id", e.CustomerID)
 	p.address("from", e.From)
 	p.address("to", e.To)
 	switch {
@@ -108,9 +114,11 @@ func (e Email) Validate() error {
 // in order. DocumentID, when set, attaches that stored document as the
 // template's header, shown to the recipient as DocumentName. Document holds
 // its bytes (a PDF) for the senders that upload it (CloudAPI requires them;
-// the log driver records only the id).
+// the log driver records only the id). CustomerID is the customer the
+// message is about, as for Email.
 type WhatsApp struct {
 	MessageID    string // insure's id, a canonical lowercase UUID
+	CustomerID   string
 	To           string // E.164, e.g. +919812345678
 	Template     string
 	Language     string // e.g. "en", "en_US"
@@ -131,6 +139,7 @@ type WhatsApp struct {
 func (w WhatsApp) Validate() error {
 	var p problems
 	p.messageID(w.MessageID)
+	p.text("customer id", w.CustomerID)
 	if !isE164(w.To) {
 		p.add(fmt.Sprintf("to %q is not an E.164 number (+ and 8 to 15 digits, e.g. +919812345678)", w.To))
 	}

@@ -10,19 +10,22 @@ import (
 // detects a duplicate without a second round trip.
 const (
 	qInsertMail = `INSERT INTO outbound_mail (message_id, header_id, to_addr, from_addr, subject,
-	text_body, html_body, attachments, recorded_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	text_body, html_body, attachments, recorded_at, customer_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 	ON CONFLICT (message_id) DO NOTHING`
 
 	qInsertWhatsApp = `INSERT INTO outbound_whatsapp (message_id, provider_message_id, to_phone, template,
-	language, body, recorded_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7)
+	language, body, recorded_at, customer_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 	ON CONFLICT (message_id) DO NOTHING`
 
-	qSelectMail = `SELECT message_id, header_id, to_addr, from_addr, subject, text_body, html_body,
+	qMailExists     = `SELECT 1 FROM outbound_mail WHERE message_id = $1`
+	qWhatsAppExists = `SELECT 1 FROM outbound_whatsapp WHERE message_id = $1`
+
+	qSelectMail = `SELECT message_id, customer_id, header_id, to_addr, from_addr, subject, text_body, html_body,
 	attachments, recorded_at FROM outbound_mail`
 
-	qSelectWhatsApp = `SELECT message_id, provider_message_id, to_phone, template, language, body,
+	qSelectWhatsApp = `SELECT message_id, customer_id, provider_message_id, to_phone, template, language, body,
 	recorded_at FROM outbound_whatsapp`
 
 	qOrder = ` ORDER BY recorded_at, message_id`

@@ -9,11 +9,15 @@ import (
 	"time"
 
 	"insure/internal/database"
+	"insure/internal/event"
 )
 
-// RecordedEmail is an email as LogMailer recorded it.
+// RecordedEmail is an email as LogMailer recorded it, opened: To, Subject,
+// Text and HTML read "[erased]" (event.Erased) once the customer's personal
+// data was erased.
 type RecordedEmail struct {
 	MessageID, HeaderID string
+	CustomerID          string // the customer the email is about; empty for none
 	To, From            string
 	Subject             string
 	Text, HTML          string
@@ -31,9 +35,13 @@ type RecordedAttachment struct {
 	SHA256      string `json:"sha256"` // lowercase hex digest of the bytes
 }
 
-// RecordedWhatsApp is a WhatsApp message as LogWhatsApp recorded it.
+// RecordedWhatsApp is a WhatsApp message as LogWhatsApp recorded it,
+// opened. Once the customer's personal data was erased, To reads "[erased]"
+// (event.Erased), Body is the JSON string "[erased]", and Params and the
+// document are empty: they were in the sealed body.
 type RecordedWhatsApp struct {
 	MessageID, ProviderMessageID string
+	CustomerID                   string // the customer the message is about; empty for none
 	To                           string
 	Template, Language           string
 	Params                       []string // nil when there were none
@@ -46,15 +54,16 @@ type RecordedWhatsApp struct {
 
 // RecordedEmails returns the emails LogMailer recorded with the given
 // message ids, or all of them when none are given, oldest first (ties by
-// message id). Ids that were never recorded are left out.
-func RecordedEmails(ctx context.Context, q database.Querier, messageIDs ...string) ([]RecordedEmail, error) {
+// message id). Ids that were never recorded are left out. Sealed values are
+// opened with o; a nil o leaves them sealed ("enc:v1:…").
+func RecordedEmails(ctx context.Context, q database.Querier, o Opener, messageIDs ...string) ([]RecordedEmail, error) {
 	var out []RecordedEmail
 	err := queryByIDs(ctx, q, qSelectMail, messageIDs, func(rows database.Rows) error {
 		var (
 			r    RecordedEmail
 			atts []byte
 		)
-		if err := rows.Scan(&r.MessageID, &r.HeaderID, &r.To, &r.From, &r.Subject, &r.Text, &r.HTML, &atts, &r.RecordedAt); err != nil {
+		if err := rows.Scan(&r.MessageID, &r.CustomerID, &r.HeaderID, &r.To, &r.From, &r.Subject, &r.Text, &r.HTML, &atts, &r.RecordedAt); err != nil {
 			return fmt.Errorf("scan: %w", err)
 		}
 		if err := json.Unmarshal(atts, &r.Attachments); err != nil {
@@ -70,6 +79,17 @@ func RecordedEmails(ctx context.Context, q database.Querier, messageIDs ...strin
 	if err != nil {
 		return nil, fmt.Errorf("notify: read recorded emails: %w", err)
 	}
+	// Opened once the rows are closed: opening may query q (the data key),
+	// which a transaction cannot do while it reads rows.
+	for i := range out {
+		r := &out[i]
+		op := opening{ctx: ctx, q: q, o: o, subject: r.CustomerID}
+		r.To, r.Subject = op.value(fieldMailTo, r.To), op.value(fieldMailSubj, r.Subject)
+		r.Text, r.HTML = op.value(fieldMailText, r.Text), op.value(fieldMailHTML, r.HTML)
+		if op.err != nil {
+			return nil, fmt.Errorf("notify: read recorded email %s: %w", r.MessageID, op.err)
+		}
+	}
 	slices.SortFunc(out, func(a, b RecordedEmail) int {
 		return cmpRecorded(a.RecordedAt, b.RecordedAt, a.MessageID, b.MessageID)
 	})
@@ -78,28 +98,18 @@ func RecordedEmails(ctx context.Context, q database.Querier, messageIDs ...strin
 
 // RecordedWhatsApps returns the WhatsApp messages LogWhatsApp recorded with
 // the given message ids, or all of them when none are given, oldest first
-// (ties by message id). Ids that were never recorded are left out.
-func RecordedWhatsApps(ctx context.Context, q database.Querier, messageIDs ...string) ([]RecordedWhatsApp, error) {
+// (ties by message id). Ids that were never recorded are left out. Sealed
+// values are opened with o; a nil o leaves them sealed (To is "enc:v1:…",
+// Body that as a JSON string, and Params and the document are empty).
+func RecordedWhatsApps(ctx context.Context, q database.Querier, o Opener, messageIDs ...string) ([]RecordedWhatsApp, error) {
 	var out []RecordedWhatsApp
 	err := queryByIDs(ctx, q, qSelectWhatsApp, messageIDs, func(rows database.Rows) error {
 		var (
 			r    RecordedWhatsApp
 			body []byte
 		)
-		if err := rows.Scan(&r.MessageID, &r.ProviderMessageID, &r.To, &r.Template, &r.Language, &body, &r.RecordedAt); err != nil {
+		if err := rows.Scan(&r.MessageID, &r.CustomerID, &r.ProviderMessageID, &r.To, &r.Template, &r.Language, &body, &r.RecordedAt); err != nil {
 			return fmt.Errorf("scan: %w", err)
-		}
-		params, doc, err := decodeCloudAPIBody(body)
-		if err != nil {
-			return fmt.Errorf("whatsapp message %s: body: %w", r.MessageID, err)
-		}
-		r.Params = params
-		if doc != nil {
-			r.DocumentID = doc.ID
-			if r.DocumentID == "" {
-				r.DocumentID = doc.Link
-			}
-			r.DocumentName = doc.Filename
 		}
 		r.Body = json.RawMessage(body)
 		r.RecordedAt = r.RecordedAt.UTC()
@@ -109,10 +119,78 @@ func RecordedWhatsApps(ctx context.Context, q database.Querier, messageIDs ...st
 	if err != nil {
 		return nil, fmt.Errorf("notify: read recorded whatsapp messages: %w", err)
 	}
+	for i := range out {
+		if err := openWhatsApp(ctx, q, o, &out[i]); err != nil {
+			return nil, fmt.Errorf("notify: read recorded whatsapp message %s: %w", out[i].MessageID, err)
+		}
+	}
 	slices.SortFunc(out, func(a, b RecordedWhatsApp) int {
 		return cmpRecorded(a.RecordedAt, b.RecordedAt, a.MessageID, b.MessageID)
 	})
 	return out, nil
+}
+
+// openWhatsApp opens r's phone number and body and reads the parameters
+// and document from the body. A sealed body is stored as a JSON string.
+func openWhatsApp(ctx context.Context, q database.Querier, o Opener, r *RecordedWhatsApp) error {
+	op := opening{ctx: ctx, q: q, o: o, subject: r.CustomerID}
+	r.To = op.value(fieldWhatsTo, r.To)
+	body := []byte(r.Body)
+	var sealed string
+	if json.Unmarshal(body, &sealed) == nil {
+		if o == nil {
+			return op.err
+		}
+		opened := op.value(fieldWhatsBody, sealed)
+		if op.err != nil {
+			return op.err
+		}
+		if opened == event.Erased {
+			r.Body = json.RawMessage(`"` + event.Erased + `"`)
+			return nil
+		}
+		body = []byte(opened)
+		r.Body = json.RawMessage(body)
+	}
+	if op.err != nil {
+		return op.err
+	}
+	params, doc, err := decodeCloudAPIBody(body)
+	if err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	r.Params = params
+	if doc != nil {
+		r.DocumentID = doc.ID
+		if r.DocumentID == "" {
+			r.DocumentID = doc.Link
+		}
+		r.DocumentName = doc.Filename
+	}
+	return nil
+}
+
+// opening opens the values of one recorded message, keeping the first
+// error. Values of a message about no customer, or read without an Opener,
+// stay as they are.
+type opening struct {
+	ctx     context.Context
+	q       database.Querier
+	o       Opener
+	subject string
+	err     error
+}
+
+func (op *opening) value(field, v string) string {
+	if op.o == nil || op.subject == "" || op.err != nil {
+		return v
+	}
+	out, err := op.o.Open(op.ctx, op.q, op.subject, field, v)
+	if err != nil {
+		op.err = err
+		return ""
+	}
+	return out
 }
 
 // queryByIDs runs selectQ for all rows, or for the given ids in batches, and

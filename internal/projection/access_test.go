@@ -34,7 +34,7 @@ func TestAccessLog(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		r := projection.NewReader(db)
+		r := newReader(t, db)
 		page, next, err := r.Accesses(ctx, subject, "", 3)
 		if err != nil || len(page) != 3 || next == "" {
 			t.Fatalf("first page: %d, %q, %v", len(page), next, err)

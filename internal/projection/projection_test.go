@@ -77,9 +77,11 @@ type step struct {
 }
 
 // projectTx projects steps in one transaction and returns their envelopes.
-func projectTx(ctx context.Context, db database.DB, steps ...step) ([]event.Envelope, error) {
+func projectTx(t testing.TB, db database.DB, steps ...step) ([]event.Envelope, error) {
+	t.Helper()
+	pr := projector(t, db)
 	var envs []event.Envelope
-	err := db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
+	err := db.InTx(t.Context(), func(ctx context.Context, tx database.Tx) error {
 		envs = envs[:0]
 		for _, s := range steps {
 			env := event.Envelope{
@@ -88,7 +90,7 @@ func projectTx(ctx context.Context, db database.DB, steps ...step) ([]event.Enve
 				AggregateVersion: s.version,
 				OccurredAt:       s.at,
 			}
-			if err := (projection.Projector{}).Project(ctx, tx, env, s.payload); err != nil {
+			if err := pr.Project(ctx, tx, env, s.payload); err != nil {
 				return fmt.Errorf("project %s (version %d): %w", env.EventName, s.version, err)
 			}
 			envs = append(envs, env)
@@ -100,7 +102,7 @@ func projectTx(ctx context.Context, db database.DB, steps ...step) ([]event.Enve
 
 func project(t *testing.T, db database.DB, steps ...step) []event.Envelope {
 	t.Helper()
-	envs, err := projectTx(t.Context(), db, steps...)
+	envs, err := projectTx(t, db, steps...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +153,7 @@ func registered(id, name, email string) customer.Registered {
 func TestCustomerLifecycle(t *testing.T) {
 	t.Parallel()
 	eachForm(t, func(t *testing.T, db database.DB, as as) {
-		r := projection.NewReader(db)
+		r := newReader(t, db)
 		id, otherID := event.NewID(), event.NewID()
 		project(t, db, step{1, t0, as(registered(otherID, "Other Person", "other@example.com"))})
 
@@ -259,14 +261,14 @@ func TestProfileUpdatedUnknownFieldFails(t *testing.T) {
 		id := event.NewID()
 		project(t, db, step{1, t0, as(registered(id, "Asha Rao", "asha@example.com"))})
 
-		_, err := projectTx(t.Context(), db, step{2, t0.Add(time.Minute), as(customer.ProfileUpdated{CustomerID: id, Changes: map[string]customer.Change{
+		_, err := projectTx(t, db, step{2, t0.Add(time.Minute), as(customer.ProfileUpdated{CustomerID: id, Changes: map[string]customer.Change{
 			customer.FieldName: {Old: "Asha Rao", New: "Someone Else"},
 			"nickname":         {Old: "", New: "Ash"},
 		}})})
 		if err == nil || !strings.Contains(err.Error(), `"nickname"`) {
 			t.Fatalf("err = %v, want an error naming the unknown field \"nickname\"", err)
 		}
-		got, err := projection.NewReader(db).Customer(t.Context(), nil, id)
+		got, err := newReader(t, db).Customer(t.Context(), nil, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +282,7 @@ func TestCustomersPagination(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db database.DB) {
 		t.Parallel()
-		r := projection.NewReader(db)
+		r := newReader(t, db)
 		ids := make([]string, 5)
 		for i := range ids {
 			ids[i] = event.NewID() // time-ordered, so registration order is id order
@@ -307,7 +309,7 @@ func TestCustomersPagination(t *testing.T) {
 				var nexts []string
 				after := ""
 				for range 10 {
-					got, next, err := r.Customers(t.Context(), after, tc.limit)
+					got, next, err := r.Customers(t.Context(), projection.CustomerFilter{}, after, tc.limit)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -336,7 +338,7 @@ func TestNotFound(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db database.DB) {
 		t.Parallel()
-		r := projection.NewReader(db)
+		r := newReader(t, db)
 		reads := []struct {
 			name string
 			read func(ctx context.Context, id string) error
@@ -364,7 +366,7 @@ func TestQuotationLifecycle(t *testing.T) {
 	t.Parallel()
 	eachForm(t, func(t *testing.T, db database.DB, as as) {
 		ctx := t.Context()
-		r := projection.NewReader(db)
+		r := newReader(t, db)
 		custID, qid, failedID, docID := event.NewID(), event.NewID(), event.NewID(), event.NewID()
 		details := json.RawMessage(`{"vehicle_make":"Maruti","vehicle_model":"Swift","vehicle_year":2021,"ncb_percent":20}`)
 		requested := func(id string) quotation.Requested {
@@ -435,7 +437,7 @@ func TestPolicyLifecycle(t *testing.T) {
 	t.Parallel()
 	eachForm(t, func(t *testing.T, db database.DB, as as) {
 		ctx := t.Context()
-		r := projection.NewReader(db)
+		r := newReader(t, db)
 		custID, quoteID, pid, bareID, docID := event.NewID(), event.NewID(), event.NewID(), event.NewID(), event.NewID()
 		today := time.Date(2026, 6, 1, 15, 30, 0, 0, time.UTC)
 		check := func(name string, id string, today time.Time, want projection.Policy) {
@@ -527,7 +529,7 @@ func TestPoliciesListing(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db database.DB) {
 		t.Parallel()
-		r := projection.NewReader(db)
+		r := newReader(t, db)
 		today := time.Date(2026, 6, 1, 15, 30, 0, 0, time.UTC)
 		custID := event.NewID()
 		// Ids in id order. tieA and tieB end on the same day; tieB is
@@ -680,7 +682,7 @@ func TestPoliciesListing(t *testing.T) {
 func TestMessages(t *testing.T) {
 	t.Parallel()
 	eachForm(t, func(t *testing.T, db database.DB, as as) {
-		r := projection.NewReader(db)
+		r := newReader(t, db)
 		custA, custB := event.NewID(), event.NewID()
 		doc1, doc2, doc3, src := event.NewID(), event.NewID(), event.NewID(), event.NewID()
 		// Ids in id order; m5 and m6 are queued at the same instant.
@@ -823,7 +825,7 @@ func TestDocuments(t *testing.T) {
 	t.Parallel()
 	eachForm(t, func(t *testing.T, db database.DB, as as) {
 		ctx := t.Context()
-		r := projection.NewReader(db)
+		r := newReader(t, db)
 		pid, docID, otherDoc := event.NewID(), event.NewID(), event.NewID()
 		sha := strings.Repeat("0f", 32)
 
@@ -891,7 +893,7 @@ func TestDocuments(t *testing.T) {
 func TestAudit(t *testing.T) {
 	t.Parallel()
 	eachForm(t, func(t *testing.T, db database.DB, as as) {
-		r := projection.NewReader(db)
+		r := newReader(t, db)
 		custA, custB := event.NewID(), event.NewID()
 		logged := func(cust, action, name string) audit.ActionLogged {
 			return audit.ActionLogged{CustomerID: cust, Action: action, SourceEventID: event.NewID(), SourceEventName: name,
@@ -944,7 +946,7 @@ func TestRollback(t *testing.T) {
 	t.Parallel()
 	eachForm(t, func(t *testing.T, db database.DB, as as) {
 		ctx := t.Context()
-		r := projection.NewReader(db)
+		r := newReader(t, db)
 		custID, qid, pid, mid, docID := event.NewID(), event.NewID(), event.NewID(), event.NewID(), event.NewID()
 		payloads := []event.Payload{
 			registered(custID, "Asha Rao", "asha@example.com"),
@@ -958,7 +960,7 @@ func TestRollback(t *testing.T) {
 		err := db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
 			for _, p := range payloads {
 				env := event.Envelope{EventID: event.NewID(), EventName: p.EventName(), AggregateVersion: 1, OccurredAt: t0}
-				if err := (projection.Projector{}).Project(ctx, tx, env, as(p)); err != nil {
+				if err := projector(t, db).Project(ctx, tx, env, as(p)); err != nil {
 					return err
 				}
 			}
@@ -985,7 +987,7 @@ func TestRollback(t *testing.T) {
 			}
 		}
 
-		customers, _, err := r.Customers(ctx, "", 10)
+		customers, _, err := r.Customers(ctx, projection.CustomerFilter{}, "", 10)
 		if err != nil || len(customers) != 0 {
 			t.Errorf("customers after rollback: %d, err %v; want none", len(customers), err)
 		}
@@ -1012,7 +1014,7 @@ func (unrelated) EventName() string { return "Unrelated" }
 func TestProjectIgnoresEventsWithoutReadModel(t *testing.T) {
 	t.Parallel()
 	eachForm(t, func(t *testing.T, db database.DB, as as) {
-		if _, err := projectTx(t.Context(), db, step{1, t0, as(unrelated{})}); err != nil {
+		if _, err := projectTx(t, db, step{1, t0, as(unrelated{})}); err != nil {
 			t.Errorf("Project(Unrelated) = %v, want nil", err)
 		}
 	})

@@ -3,15 +3,14 @@ package projection
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"insure/internal/audit"
 	"insure/internal/communication"
-	"insure/internal/customer"
 	"insure/internal/database"
 	"insure/internal/document"
 	"insure/internal/event"
+	"insure/internal/personal"
 	"insure/internal/policy"
 	"insure/internal/quotation"
 )
@@ -20,62 +19,23 @@ import (
 // uncertain (see communication.MessageSent.Uncertain).
 const UncertainNote = "delivery uncertain: an earlier attempt's reply from the provider was lost; insure did not send again, to avoid a duplicate"
 
-// Projector updates the read models for one event.
-type Projector struct{}
-
-// customerColumns maps ProfileUpdated change keys to columns: a fixed list,
-// never built from input.
-var customerColumns = map[string]string{
-	customer.FieldName:             "name",
-	customer.FieldEmail:            "email",
-	customer.FieldPhone:            "phone",
-	customer.FieldDateOfBirth:      "date_of_birth",
-	customer.FieldPreferencesEmail: "pref_email",
-	customer.FieldPreferencesWA:    "pref_whatsapp",
+// Projector updates the read models for one event. Vault seals the
+// customers' personal data and computes its blind indexes; it is required
+// for customer events (Project fails on them without one).
+type Projector struct {
+	Vault *personal.Vault
 }
 
 // Project implements recorder.Projector.
-func (Projector) Project(ctx context.Context, tx database.Tx, env event.Envelope, p event.Payload) error {
+func (pr Projector) Project(ctx context.Context, tx database.Tx, env event.Envelope, p event.Payload) error {
 	at := env.OccurredAt.UTC()
 	v := env.AggregateVersion
 	exec := func(q string, args ...any) error {
 		_, err := tx.Exec(ctx, q, args...)
 		return err
 	}
-	if e, ok := event.As[customer.Registered](p); ok {
-		var dob *string
-		if e.DateOfBirth != "" {
-			dob = &e.DateOfBirth
-		}
-		return exec(`INSERT INTO customers (id, name, email, phone, date_of_birth, channel, pref_email, pref_whatsapp, email_verified, version, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9, $10, $10)`,
-			e.CustomerID, e.Name, e.Email, e.Phone, dob, e.Channel, e.Preferences.Email, e.Preferences.WhatsApp, v, at)
-	}
-	if e, ok := event.As[customer.EmailVerified](p); ok {
-		return exec(`UPDATE customers SET email_verified = TRUE, version = $2, updated_at = $3 WHERE id = $1`, e.CustomerID, v, at)
-	}
-	if e, ok := event.As[customer.ProfileUpdated](p); ok {
-		for field, ch := range e.Changes {
-			col, known := customerColumns[field]
-			if !known {
-				return fmt.Errorf("customer change of unknown field %q", field)
-			}
-			val := ch.New
-			if field == customer.FieldDateOfBirth {
-				if s, _ := val.(string); s == "" {
-					val = nil
-				}
-			}
-			if err := exec(`UPDATE customers SET `+col+` = $2 WHERE id = $1`, e.CustomerID, val); err != nil {
-				return err
-			}
-			if field == customer.FieldEmail {
-				if err := exec(`UPDATE customers SET email_verified = FALSE WHERE id = $1`, e.CustomerID); err != nil {
-					return err
-				}
-			}
-		}
-		return exec(`UPDATE customers SET version = $2, updated_at = $3 WHERE id = $1`, e.CustomerID, v, at)
+	if handled, err := pr.projectCustomer(ctx, tx, env, p); handled {
+		return err
 	}
 	if e, ok := event.As[quotation.Requested](p); ok {
 		return exec(`INSERT INTO quotations (id, customer_id, product, sum_insured, currency, details, status, version, created_at, updated_at)

@@ -11,16 +11,20 @@ import (
 	"insure/internal/apperr"
 	"insure/internal/database"
 	"insure/internal/event"
+	"insure/internal/personal"
 	"insure/internal/policy"
 )
 
-// Reader answers queries from the read models.
+// Reader answers queries from the read models. It opens the customers'
+// sealed personal data with its vault.
 type Reader struct {
-	db database.DB
+	db    database.DB
+	vault *personal.Vault
 }
 
-// NewReader returns a reader on db.
-func NewReader(db database.DB) *Reader { return &Reader{db: db} }
+// NewReader returns a reader on db that opens personal data with vault
+// (the one the Projector seals with).
+func NewReader(db database.DB, vault *personal.Vault) *Reader { return &Reader{db: db, vault: vault} }
 
 func notFound(what, id string) error {
 	return apperr.New(apperr.NotFound, "%s %s not found", what, id)
@@ -31,65 +35,6 @@ func clampLimit(limit, def, max int) int {
 		return def
 	}
 	return min(limit, max)
-}
-
-const customerCols = `id, name, email, phone, date_of_birth, channel, pref_email, pref_whatsapp, email_verified, version, created_at, updated_at`
-
-func scanCustomer(row database.Row) (Customer, error) {
-	var c Customer
-	err := row.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.DateOfBirth, &c.Channel, &c.Preferences.Email, &c.Preferences.WhatsApp,
-		&c.EmailVerified, &c.Version, &c.CreatedAt, &c.UpdatedAt)
-	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-	return c, err
-}
-
-// Customer returns one customer.
-func (r *Reader) Customer(ctx context.Context, q database.Querier, id string) (Customer, error) {
-	if q == nil {
-		q = r.db
-	}
-	if !event.ValidID(id) {
-		return Customer{}, notFound("customer", id)
-	}
-	c, err := scanCustomer(q.QueryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE id = $1`, id))
-	if errors.Is(err, database.ErrNoRows) {
-		return c, notFound("customer", id)
-	}
-	if err != nil {
-		return c, fmt.Errorf("customer %s: %w", id, err)
-	}
-	return c, nil
-}
-
-// Customers lists customers in registration order (ids are time-ordered
-// UUIDv7), after the given id.
-func (r *Reader) Customers(ctx context.Context, after string, limit int) ([]Customer, string, error) {
-	limit = clampLimit(limit, 50, 200)
-	if after != "" && !event.ValidID(after) {
-		return nil, "", apperr.Field("after", "is not a cursor returned by this endpoint")
-	}
-	rows, err := r.db.Query(ctx, `SELECT `+customerCols+` FROM customers WHERE id > $1 ORDER BY id LIMIT $2`, after, limit+1)
-	if err != nil {
-		return nil, "", fmt.Errorf("list customers: %w", err)
-	}
-	defer rows.Close()
-	out := []Customer{}
-	for rows.Next() {
-		c, err := scanCustomer(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list customers: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
-	return out, next, nil
 }
 
 const quotationCols = `id, customer_id, product, sum_insured, currency, details, status, quotes, document_id, failure_reason, version, created_at, updated_at`

@@ -7,7 +7,9 @@ import (
 	"insure/internal/rating"
 )
 
-// Customer is the customer read model.
+// Customer is the customer read model. Once the customer's personal data is
+// erased, Erased is set and Name, Email and Phone read event.Erased, without
+// a date of birth.
 type Customer struct {
 	ID            string      `json:"id"`
 	Name          string      `json:"name"`
@@ -17,6 +19,8 @@ type Customer struct {
 	Channel       string      `json:"channel"`
 	Preferences   Preferences `json:"preferences"`
 	EmailVerified bool        `json:"email_verified"`
+	Erased        bool        `json:"erased"`
+	ErasedAt      *time.Time  `json:"erased_at,omitempty"`
 	Version       int64       `json:"version"`
 	CreatedAt     time.Time   `json:"created_at"`
 	UpdatedAt     time.Time   `json:"updated_at"`

@@ -15,6 +15,7 @@ import (
 	"insure/internal/database"
 	"insure/internal/event"
 	"insure/internal/eventstore"
+	"insure/internal/keyring"
 	"insure/internal/queue"
 )
 
@@ -183,6 +184,9 @@ func mapError(err error) error {
 		return apperr.Wrap(apperr.Conflict, err, "the record was changed by someone else; reload it and try again")
 	case errors.Is(err, database.ErrUnavailable):
 		return apperr.Wrap(apperr.Unavailable, err, "the database is unavailable; try again shortly")
+	case errors.Is(err, keyring.ErrErased):
+		// A change raced an erasure and lost: the subject's key is gone.
+		return apperr.Wrap(apperr.Conflict, err, "the customer's personal data was erased; the record can no longer change")
 	}
 	return err
 }

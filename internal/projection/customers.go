@@ -1,0 +1,439 @@
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"insure/internal/apperr"
+	"insure/internal/customer"
+	"insure/internal/database"
+	"insure/internal/event"
+	"insure/internal/keyring"
+	"insure/internal/personal"
+)
+
+// The customers read model holds the personal columns (name, email, phone,
+// date_of_birth) sealed with the vault, under the customer as the subject
+// and "customers.<column>" as the field. Search goes through blind indexes:
+// customers.email_index, customers.phone_index and one customer_name_tokens
+// row per token of the name. An erased customer keeps no personal value and
+// no index: only erased_at says what happened.
+
+// The SQL of the customers read model. Every statement is fixed; no column
+// or condition is built from input.
+const (
+	sqlInsertCustomer = `INSERT INTO customers (id, name, email, phone, date_of_birth, channel, pref_email, pref_whatsapp, email_verified,
+		email_index, phone_index, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9, $10, $11, $12, $12)`
+	sqlCustomerVerified    = `UPDATE customers SET email_verified = TRUE, version = $2, updated_at = $3 WHERE id = $1`
+	sqlCustomerName        = `UPDATE customers SET name = $2 WHERE id = $1`
+	sqlCustomerEmail       = `UPDATE customers SET email = $2, email_index = $3, email_verified = FALSE WHERE id = $1`
+	sqlCustomerPhone       = `UPDATE customers SET phone = $2, phone_index = $3 WHERE id = $1`
+	sqlCustomerDateOfBirth = `UPDATE customers SET date_of_birth = $2 WHERE id = $1`
+	sqlCustomerPrefEmail   = `UPDATE customers SET pref_email = $2 WHERE id = $1`
+	sqlCustomerPrefWA      = `UPDATE customers SET pref_whatsapp = $2 WHERE id = $1`
+	sqlCustomerVersion     = `UPDATE customers SET version = $2, updated_at = $3 WHERE id = $1`
+	sqlCustomerErased      = `UPDATE customers SET name = '', email = '', phone = '', date_of_birth = NULL,
+		email_index = '', phone_index = '', erased_at = $2, version = $3, updated_at = $4 WHERE id = $1`
+	sqlCustomerIndexes   = `UPDATE customers SET email_index = $2, phone_index = $3 WHERE id = $1`
+	sqlDeleteNameTokens  = `DELETE FROM customer_name_tokens WHERE customer_id = $1`
+	sqlInsertNameToken   = `INSERT INTO customer_name_tokens (customer_id, token) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+	sqlDeleteEmailClaims = `DELETE FROM customer_emails WHERE customer_id = $1`
+	sqlInsertEmailClaim  = `INSERT INTO customer_emails (email_index, customer_id) VALUES ($1, $2)`
+)
+
+const customerCols = `id, name, email, phone, date_of_birth, channel, pref_email, pref_whatsapp, email_verified, version, created_at, updated_at, erased_at`
+
+// maxNameTokens is how many words a name search may have: each is one
+// condition of sqlSearchCustomers ($4 to $11).
+const maxNameTokens = 8
+
+// sqlSearchCustomers lists customers after the id $1 in id order, only
+// those whose blind indexes match the filters that are set (not empty): email $2,
+// phone $3, and every name token $4 to $11. $12 is the limit.
+const sqlSearchCustomers = `SELECT ` + customerCols + ` FROM customers c
+	WHERE c.id > $1
+	AND ($2 = '' OR c.email_index = $2)
+	AND ($3 = '' OR c.phone_index = $3)
+	AND ($4 = '' OR EXISTS (SELECT 1 FROM customer_name_tokens t WHERE t.token = $4 AND t.customer_id = c.id))
+	AND ($5 = '' OR EXISTS (SELECT 1 FROM customer_name_tokens t WHERE t.token = $5 AND t.customer_id = c.id))
+	AND ($6 = '' OR EXISTS (SELECT 1 FROM customer_name_tokens t WHERE t.token = $6 AND t.customer_id = c.id))
+	AND ($7 = '' OR EXISTS (SELECT 1 FROM customer_name_tokens t WHERE t.token = $7 AND t.customer_id = c.id))
+	AND ($8 = '' OR EXISTS (SELECT 1 FROM customer_name_tokens t WHERE t.token = $8 AND t.customer_id = c.id))
+	AND ($9 = '' OR EXISTS (SELECT 1 FROM customer_name_tokens t WHERE t.token = $9 AND t.customer_id = c.id))
+	AND ($10 = '' OR EXISTS (SELECT 1 FROM customer_name_tokens t WHERE t.token = $10 AND t.customer_id = c.id))
+	AND ($11 = '' OR EXISTS (SELECT 1 FROM customer_name_tokens t WHERE t.token = $11 AND t.customer_id = c.id))
+	ORDER BY c.id LIMIT $12`
+
+// customerField is the field a customers column is sealed as.
+func customerField(column string) string { return "customers." + column }
+
+var errNoVault = errors.New("projection: no personal.Vault configured: set Projector.Vault and pass one to NewReader")
+
+// projectCustomer updates the customers read model for a customer event.
+// handled is false for any other event.
+func (pr Projector) projectCustomer(ctx context.Context, tx database.Tx, env event.Envelope, p event.Payload) (handled bool, err error) {
+	at := env.OccurredAt.UTC()
+	v := env.AggregateVersion
+	if e, ok := event.As[customer.Registered](p); ok {
+		return true, pr.registered(ctx, tx, e, v, at)
+	}
+	if e, ok := event.As[customer.EmailVerified](p); ok {
+		_, err := tx.Exec(ctx, sqlCustomerVerified, e.CustomerID, v, at)
+		return true, err
+	}
+	if e, ok := event.As[customer.ProfileUpdated](p); ok {
+		return true, pr.profileUpdated(ctx, tx, e, v, at)
+	}
+	if e, ok := event.As[customer.PersonalDataErased](p); ok {
+		if _, err := tx.Exec(ctx, sqlCustomerErased, e.CustomerID, e.ErasedAt.UTC(), v, at); err != nil {
+			return true, err
+		}
+		_, err := tx.Exec(ctx, sqlDeleteNameTokens, e.CustomerID)
+		return true, err
+	}
+	return false, nil
+}
+
+func (pr Projector) registered(ctx context.Context, tx database.Tx, e customer.Registered, v int64, at time.Time) error {
+	if pr.Vault == nil {
+		return errNoVault
+	}
+	id := e.CustomerID
+	name, err := pr.seal(ctx, tx, id, "name", e.Name)
+	if err != nil {
+		return err
+	}
+	email, err := pr.seal(ctx, tx, id, "email", e.Email)
+	if err != nil {
+		return err
+	}
+	phone, err := pr.seal(ctx, tx, id, "phone", e.Phone)
+	if err != nil {
+		return err
+	}
+	dob, err := pr.sealDateOfBirth(ctx, tx, id, e.DateOfBirth)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, sqlInsertCustomer, id, name, email, phone, dob, e.Channel, e.Preferences.Email, e.Preferences.WhatsApp,
+		pr.Vault.Index(personal.KindEmail, e.Email), pr.Vault.Index(personal.KindPhone, e.Phone), v, at); err != nil {
+		return err
+	}
+	return replaceNameTokens(ctx, tx, pr.Vault, id, e.Name)
+}
+
+func (pr Projector) profileUpdated(ctx context.Context, tx database.Tx, e customer.ProfileUpdated, v int64, at time.Time) error {
+	if pr.Vault == nil {
+		return errNoVault
+	}
+	// Refuse the whole event before changing anything when it names a field
+	// the read model does not know.
+	fields := slices.Sorted(maps.Keys(e.Changes))
+	for _, f := range fields {
+		switch f {
+		case customer.FieldName, customer.FieldEmail, customer.FieldPhone, customer.FieldDateOfBirth,
+			customer.FieldPreferencesEmail, customer.FieldPreferencesWA:
+		default:
+			return fmt.Errorf("customer change of unknown field %q", f)
+		}
+	}
+	id := e.CustomerID
+	for _, f := range fields {
+		if err := pr.change(ctx, tx, id, f, e.Changes[f].New); err != nil {
+			return fmt.Errorf("customer change of %s: %w", f, err)
+		}
+	}
+	_, err := tx.Exec(ctx, sqlCustomerVersion, id, v, at)
+	return err
+}
+
+// change applies the new value of one known field.
+func (pr Projector) change(ctx context.Context, tx database.Tx, id, field string, value any) error {
+	switch field {
+	case customer.FieldPreferencesEmail, customer.FieldPreferencesWA:
+		b, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("new value is %T, not a boolean", value)
+		}
+		q := sqlCustomerPrefEmail
+		if field == customer.FieldPreferencesWA {
+			q = sqlCustomerPrefWA
+		}
+		_, err := tx.Exec(ctx, q, id, b)
+		return err
+	}
+	s, ok := value.(string)
+	if !ok {
+		return fmt.Errorf("new value is %T, not a string", value)
+	}
+	switch field {
+	case customer.FieldName:
+		sealed, err := pr.seal(ctx, tx, id, "name", s)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlCustomerName, id, sealed); err != nil {
+			return err
+		}
+		return replaceNameTokens(ctx, tx, pr.Vault, id, s)
+	case customer.FieldEmail:
+		sealed, err := pr.seal(ctx, tx, id, "email", s)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, sqlCustomerEmail, id, sealed, pr.Vault.Index(personal.KindEmail, s))
+		return err
+	case customer.FieldPhone:
+		sealed, err := pr.seal(ctx, tx, id, "phone", s)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, sqlCustomerPhone, id, sealed, pr.Vault.Index(personal.KindPhone, s))
+		return err
+	default: // customer.FieldDateOfBirth
+		dob, err := pr.sealDateOfBirth(ctx, tx, id, s)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, sqlCustomerDateOfBirth, id, dob)
+		return err
+	}
+}
+
+// seal seals one personal column. A value that reads event.Erased (an
+// erased customer's event, replayed) is stored empty: there is nothing
+// left to seal, and the subject's key is gone.
+func (pr Projector) seal(ctx context.Context, tx database.Tx, id, column, value string) (string, error) {
+	if value == event.Erased {
+		return "", nil
+	}
+	return pr.Vault.Seal(ctx, tx, id, customerField(column), value)
+}
+
+// sealDateOfBirth seals a date of birth; none ("" or erased) is NULL.
+func (pr Projector) sealDateOfBirth(ctx context.Context, tx database.Tx, id, dob string) (*string, error) {
+	if dob == "" || dob == event.Erased {
+		return nil, nil
+	}
+	sealed, err := pr.seal(ctx, tx, id, "date_of_birth", dob)
+	if err != nil {
+		return nil, err
+	}
+	return &sealed, nil
+}
+
+// replaceNameTokens makes the customer's name tokens those of name.
+func replaceNameTokens(ctx context.Context, tx database.Tx, vault *personal.Vault, id, name string) error {
+	if _, err := tx.Exec(ctx, sqlDeleteNameTokens, id); err != nil {
+		return fmt.Errorf("name tokens of customer %s: %w", id, err)
+	}
+	for _, tok := range vault.NameIndexes(name) {
+		if _, err := tx.Exec(ctx, sqlInsertNameToken, id, tok); err != nil {
+			return fmt.Errorf("name tokens of customer %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// CustomerFilter narrows a customer list. Every field is optional; the
+// ones given must all match. Matching is exact on the normalised value,
+// through blind indexes: Email case-insensitively (customer.NormalizeEmail),
+// Phone in any formatting of the same number (customer.NormalizePhone), and
+// Name by words: a customer matches when their name has every word of Name,
+// in any order and case ("rao asha" finds "Asha Rao"; see
+// keyring.NameTokens). Erased customers match no filter.
+type CustomerFilter struct {
+	Email string
+	Phone string
+	Name  string
+}
+
+// customerRow is a customers row as stored: personal values sealed.
+type customerRow struct {
+	c                  Customer
+	name, email, phone string
+	dob                *string
+	erasedAt           *time.Time
+}
+
+func scanCustomer(row database.Row) (customerRow, error) {
+	var r customerRow
+	c := &r.c
+	err := row.Scan(&c.ID, &r.name, &r.email, &r.phone, &r.dob, &c.Channel, &c.Preferences.Email, &c.Preferences.WhatsApp,
+		&c.EmailVerified, &c.Version, &c.CreatedAt, &c.UpdatedAt, &r.erasedAt)
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return r, err
+}
+
+// open returns the customer with their personal values opened. An erased
+// customer reads event.Erased, without a date of birth.
+func (r *Reader) open(ctx context.Context, q database.Querier, row customerRow) (Customer, error) {
+	c := row.c
+	if row.erasedAt != nil {
+		at := row.erasedAt.UTC()
+		c.Erased, c.ErasedAt = true, &at
+		c.Name, c.Email, c.Phone, c.DateOfBirth = event.Erased, event.Erased, event.Erased, nil
+		return c, nil
+	}
+	if r.vault == nil {
+		return c, errNoVault
+	}
+	var err error
+	for _, f := range []struct {
+		column string
+		in     string
+		out    *string
+	}{{"name", row.name, &c.Name}, {"email", row.email, &c.Email}, {"phone", row.phone, &c.Phone}} {
+		if *f.out, err = r.vault.Open(ctx, q, c.ID, customerField(f.column), f.in); err != nil {
+			return c, fmt.Errorf("customer %s: %w", c.ID, err)
+		}
+	}
+	if row.dob != nil {
+		dob, err := r.vault.Open(ctx, q, c.ID, customerField("date_of_birth"), *row.dob)
+		if err != nil {
+			return c, fmt.Errorf("customer %s: %w", c.ID, err)
+		}
+		c.DateOfBirth = &dob
+	}
+	return c, nil
+}
+
+// Customer returns one customer. q is the caller's transaction, or nil for
+// the reader's database.
+func (r *Reader) Customer(ctx context.Context, q database.Querier, id string) (Customer, error) {
+	if q == nil {
+		q = r.db
+	}
+	if !event.ValidID(id) {
+		return Customer{}, notFound("customer", id)
+	}
+	row, err := scanCustomer(q.QueryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE id = $1`, id))
+	if errors.Is(err, database.ErrNoRows) {
+		return Customer{}, notFound("customer", id)
+	}
+	if err != nil {
+		return Customer{}, fmt.Errorf("customer %s: %w", id, err)
+	}
+	return r.open(ctx, q, row)
+}
+
+// Customers lists the customers that match filter in registration order
+// (ids are time-ordered UUIDv7), after the given id, and returns the cursor
+// of the next page ("" when there is none).
+//
+// Errors: apperr.Invalid naming "after" for a cursor this method did not
+// give out, "phone" for a phone number that is not one
+// (customer.NormalizePhone), "name" for a name with no letters or digits or
+// with more than 8 words.
+func (r *Reader) Customers(ctx context.Context, filter CustomerFilter, after string, limit int) ([]Customer, string, error) {
+	limit = clampLimit(limit, 50, 200)
+	if after != "" && !event.ValidID(after) {
+		return nil, "", apperr.Field("after", "is not a cursor returned by this endpoint")
+	}
+	if r.vault == nil {
+		return nil, "", errNoVault
+	}
+	idx, match, err := r.searchIndexes(filter)
+	if err != nil {
+		return nil, "", err
+	}
+	if !match {
+		return []Customer{}, "", nil
+	}
+	args := make([]any, 0, 12)
+	args = append(args, after, idx.email, idx.phone)
+	for i := range maxNameTokens {
+		tok := ""
+		if i < len(idx.names) {
+			tok = idx.names[i]
+		}
+		args = append(args, tok)
+	}
+	args = append(args, limit+1)
+	rows, err := r.db.Query(ctx, sqlSearchCustomers, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list customers: %w", err)
+	}
+	found, err := collectCustomers(rows)
+	if err != nil {
+		return nil, "", fmt.Errorf("list customers: %w", err)
+	}
+	out := make([]Customer, 0, len(found))
+	for _, row := range found {
+		c, err := r.open(ctx, r.db, row)
+		if err != nil {
+			return nil, "", fmt.Errorf("list customers: %w", err)
+		}
+		out = append(out, c)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// collectCustomers reads every row and closes rows, so that opening the
+// values (which queries the data keys) does not hold a connection twice.
+func collectCustomers(rows database.Rows) ([]customerRow, error) {
+	defer rows.Close()
+	var out []customerRow
+	for rows.Next() {
+		row, err := scanCustomer(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}
+
+// searchIndexes are the blind indexes a filter searches for; "" means any.
+type searchIndexes struct {
+	email, phone string
+	names        []string
+}
+
+// searchIndexes normalises the filter and computes its blind indexes.
+// match is false when a filter is given that no customer can match (a
+// value that has no index, such as event.Erased).
+func (r *Reader) searchIndexes(f CustomerFilter) (idx searchIndexes, match bool, err error) {
+	if email := customer.NormalizeEmail(f.Email); email != "" {
+		if idx.email = r.vault.Index(personal.KindEmail, email); idx.email == "" {
+			return idx, false, nil
+		}
+	}
+	if strings.TrimSpace(f.Phone) != "" {
+		phone, err := customer.NormalizePhone(f.Phone)
+		if err != nil {
+			return idx, false, err
+		}
+		if idx.phone = r.vault.Index(personal.KindPhone, phone); idx.phone == "" {
+			return idx, false, nil
+		}
+	}
+	if strings.TrimSpace(f.Name) != "" {
+		toks := keyring.NameTokens(f.Name)
+		switch {
+		case len(toks) == 0:
+			return idx, false, apperr.Field("name", "has no letters or digits to search for")
+		case len(toks) > maxNameTokens:
+			return idx, false, apperr.Field("name", "has %d words; search with at most %d", len(toks), maxNameTokens)
+		}
+		for _, t := range toks {
+			i := r.vault.Index(personal.KindNameToken, t)
+			if i == "" {
+				return idx, false, nil
+			}
+			idx.names = append(idx.names, i)
+		}
+	}
+	return idx, true, nil
+}
