@@ -88,8 +88,7 @@ func rotateMasterKey(ctx context.Context, e env, g *globals, newKeyFile string) 
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg, e.stderr)
-	current, err := loadMasterKey(cfg, logger)
+	current, err := existingMasterKey(cfg)
 	if err != nil {
 		return err
 	}
@@ -114,12 +113,12 @@ func rotateMasterKey(ctx context.Context, e env, g *globals, newKeyFile string) 
 		return fmt.Errorf("rotate from master key %s to %s (%d customer keys re-wrapped before the error; run the command again to resume): %w",
 			current.ID(), next.ID(), n, err)
 	}
-	fmt.Fprintf(e.stdout, "re-wrapped %d customer keys under master key %s\n", n, next.ID())
+	fmt.Fprintf(e.stdout, "re-wrapped %s under master key %s\n", plural(n, "customer key"), next.ID())
 	m, err := reindex(ctx, db, next)
 	if err != nil {
 		return fmt.Errorf("recompute the search indexes under master key %s (the keys are rotated; run the command again to finish): %w", next.ID(), err)
 	}
-	fmt.Fprintf(e.stdout, "recomputed the search indexes of %d customers\n", m)
+	fmt.Fprintf(e.stdout, "recomputed the search indexes of %s\n", plural(m, "customer"))
 	fmt.Fprintf(e.stdout, "done: configure INSURE_MASTER_KEY_FILE=%s (or its content as INSURE_MASTER_KEY) and restart insure\n", newKeyFile)
 	return nil
 }
@@ -143,4 +142,12 @@ func newMasterKey(path string) (m keyring.MasterKey, made bool, err error) {
 		return m, false, fmt.Errorf("--new-key-file: %w", err)
 	}
 	return m, true, nil
+}
+
+// plural spells n things: "1 customer", "2 customers".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -1361,6 +1361,66 @@ func TestCrossVariableRules(t *testing.T) {
 	}
 }
 
+// TestMasterKeyGivenOneWayOnly: INSURE_MASTER_KEY and INSURE_MASTER_KEY_FILE
+// together are an error naming INSURE_MASTER_KEY_FILE, from FromEnv and from
+// Validate, that never shows the key, valid or not.
+func TestMasterKeyGivenOneWayOnly(t *testing.T) {
+	t.Parallel()
+
+	const (
+		key      = "S3CRETkeyS3CRETkeyS3CRETkeyS3CRETkeyS3CRETA=" // 32 bytes in base64
+		shortKey = "S3CRETkeyS3CRETkeyS3CRETkeyS3CRETkeyS3CREA==" // 31 bytes
+		file     = "/etc/insure/master.key"
+		twice    = `INSURE_MASTER_KEY_FILE="` + file + `": expected empty because INSURE_MASTER_KEY is set: give the master key one way only`
+	)
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // exact errors, in order; nil for valid
+	}{
+		{"key alone", map[string]string{"INSURE_MASTER_KEY": key}, nil},
+		{"file alone", map[string]string{"INSURE_MASTER_KEY_FILE": file}, nil},
+		{"both", map[string]string{"INSURE_MASTER_KEY": key, "INSURE_MASTER_KEY_FILE": file}, []string{twice}},
+		{"both, the key padded with spaces", map[string]string{"INSURE_MASTER_KEY": "  " + key + "\n", "INSURE_MASTER_KEY_FILE": " " + file}, []string{twice}},
+		// An invalid key is reported once, like the other rules' invalid
+		// values, and still not shown.
+		{"both, the key invalid", map[string]string{"INSURE_MASTER_KEY": shortKey, "INSURE_MASTER_KEY_FILE": file}, []string{
+			`INSURE_MASTER_KEY="(set)": expected the base64 (standard, padded) encoding of 32 random bytes, e.g. from insure keys generate, or empty; ` +
+				`it decodes to 31 bytes`,
+		}},
+		{"empty key and file", map[string]string{"INSURE_MASTER_KEY": " ", "INSURE_MASTER_KEY_FILE": ""}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, envErr := config.FromEnv(env(tt.env))
+			c := config.Default()
+			for name, value := range tt.env {
+				_ = c.Set(name, value)
+			}
+			validateErr := c.Validate()
+			for _, check := range []struct {
+				from string
+				err  error
+			}{{"FromEnv", envErr}, {"Validate", validateErr}} {
+				var got []string
+				for _, e := range configErrors(t, check.err) {
+					got = append(got, e.Error())
+					if strings.Contains(e.Error(), "S3CRET") || strings.Contains(e.Value, "S3CRET") {
+						t.Errorf("%s error shows the master key: %v", check.from, e)
+					}
+				}
+				if check.from == "Validate" && strings.Contains(tt.name, "invalid") {
+					continue // Set refused the invalid key: Validate sees the file alone
+				}
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("%s errors mismatch (-want +got):\n%s", check.from, diff)
+				}
+			}
+		})
+	}
+}
+
 func TestEffectiveDrivers(t *testing.T) {
 	t.Parallel()
 
