@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"insure/internal/apperr"
 	"insure/internal/customer"
@@ -12,6 +13,7 @@ import (
 	"insure/internal/personal"
 	"insure/internal/projection"
 	"insure/internal/recorder"
+	"insure/internal/snapshot"
 )
 
 // CustomerService registers customers and changes their profiles.
@@ -67,17 +69,67 @@ func (s *CustomerService) List(ctx context.Context, filter projection.CustomerFi
 	return s.Reader.Customers(ctx, filter, after, limit)
 }
 
-// Aggregate rebuilds a customer from its events.
+// customerStream is how customers load and snapshot. A customer's state is
+// personal data: its snapshot is sealed under the customer's key.
+func customerStream() stream[customer.Customer] {
+	return stream[customer.Customer]{
+		what:        "customer",
+		kind:        snapshot.Kind[customer.Customer]{AggregateType: customer.AggregateType, SchemaVersion: customer.SnapshotSchemaVersion, Personal: true},
+		rebuildFrom: customer.RebuildFrom,
+		version:     func(c *customer.Customer) int64 { return c.Version },
+	}
+}
+
+// Aggregate rebuilds a customer from its newest snapshot and the events
+// after it (see loadAggregate). q is the caller's transaction, or nil.
 func (s *CustomerService) Aggregate(ctx context.Context, q database.Querier, id string) (*customer.Customer, error) {
-	envs, err := s.load(ctx, q, customer.AggregateType, "customer", id)
+	return loadAggregate(ctx, s.Deps, q, customerStream(), id)
+}
+
+// GetAsOf returns the customer as they were at asOf: rebuilt from the
+// events that had occurred by then (never from a snapshot, which holds the
+// newest state). A time after the last event gives the current state. It
+// fails with apperr.NotFound when the customer did not exist yet at asOf,
+// or never did. The personal fields of an erased customer read
+// event.Erased at every moment: their events open as erased.
+func (s *CustomerService) GetAsOf(ctx context.Context, id string, asOf time.Time) (projection.Customer, error) {
+	envs, err := s.loadUntil(ctx, customer.AggregateType, "customer", id, asOf)
 	if err != nil {
-		return nil, err
+		return projection.Customer{}, err
 	}
 	c, err := customer.Rebuild(envs, s.reg())
 	if err != nil {
-		return nil, domainError(err, "customer "+id)
+		return projection.Customer{}, domainError(err, "customer "+id)
 	}
-	return c, nil
+	return customerView(c), nil
+}
+
+// customerView is the read-model view of a customer aggregate, as the
+// customers read model would show it after the same events.
+func customerView(c *customer.Customer) projection.Customer {
+	v := projection.Customer{
+		ID:            c.ID,
+		Name:          c.Name,
+		Email:         c.Email,
+		Phone:         c.Phone,
+		Channel:       c.Channel,
+		Preferences:   projection.Preferences{Email: c.Preferences.Email, WhatsApp: c.Preferences.WhatsApp},
+		EmailVerified: c.EmailVerified,
+		Erased:        c.Erased,
+		Version:       c.Version,
+		CreatedAt:     c.RegisteredAt.UTC(),
+		UpdatedAt:     c.UpdatedAt.UTC(),
+	}
+	// An erased date of birth is left out, as the read model leaves it.
+	if c.DateOfBirth != "" && c.DateOfBirth != event.Erased {
+		dob := c.DateOfBirth
+		v.DateOfBirth = &dob
+	}
+	if c.Erased {
+		at := c.ErasedAt.UTC()
+		v.ErasedAt = &at
+	}
+	return v
 }
 
 // Update changes a customer's profile. With ifMatch set, the change is made

@@ -9,6 +9,7 @@ import (
 	"insure/internal/event"
 	"insure/internal/projection"
 	"insure/internal/recorder"
+	"insure/internal/snapshot"
 )
 
 // KeyDestroyer destroys a data subject's key (keyring.Keyring.Destroy):
@@ -50,6 +51,9 @@ func (s *ErasureService) Erase(ctx context.Context, ec event.Context, id string)
 		before := func(ctx context.Context, tx database.Tx) error {
 			if _, err := tx.Exec(ctx, `DELETE FROM customer_emails WHERE customer_id = $1`, id); err != nil {
 				return fmt.Errorf("release the email claim of customer %s: %w", id, err)
+			}
+			if err := snapshot.Delete(ctx, tx, customer.AggregateType, id); err != nil {
+				return err
 			}
 			return s.Keys.Destroy(ctx, tx, id)
 		}

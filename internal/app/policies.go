@@ -12,6 +12,7 @@ import (
 	"insure/internal/projection"
 	"insure/internal/rating"
 	"insure/internal/recorder"
+	"insure/internal/snapshot"
 )
 
 // PolicyService issues, renews and watches policies.
@@ -67,17 +68,68 @@ func (s *PolicyService) Create(ctx context.Context, ec event.Context, cmd policy
 	return s.Reader.Policy(ctx, id, s.Now())
 }
 
-// Aggregate rebuilds a policy from its events.
+// policyStream is how policies load and snapshot. A policy holds no
+// personal data (ids, amounts, dates): its snapshot is stored in clear.
+func policyStream() stream[policy.Policy] {
+	return stream[policy.Policy]{
+		what:        "policy",
+		kind:        snapshot.Kind[policy.Policy]{AggregateType: policy.AggregateType, SchemaVersion: policy.SnapshotSchemaVersion},
+		rebuildFrom: policy.RebuildFrom,
+		version:     func(p *policy.Policy) int64 { return p.Version },
+	}
+}
+
+// Aggregate rebuilds a policy from its newest snapshot and the events after
+// it (see loadAggregate). q is the caller's transaction, or nil.
 func (s *PolicyService) Aggregate(ctx context.Context, q database.Querier, id string) (*policy.Policy, error) {
-	envs, err := s.load(ctx, q, policy.AggregateType, "policy", id)
+	return loadAggregate(ctx, s.Deps, q, policyStream(), id)
+}
+
+// GetAsOf returns the policy as it was at asOf: rebuilt from the events
+// that had occurred by then (never from a snapshot), with its status and
+// days to expiry computed for asOf's day (UTC). A time after the last event
+// gives the current terms. It fails with apperr.NotFound when the policy
+// did not exist yet at asOf, or never did. The view has no document_id:
+// the policy's events do not say when its schedule was generated.
+func (s *PolicyService) GetAsOf(ctx context.Context, id string, asOf time.Time) (projection.Policy, error) {
+	envs, err := s.loadUntil(ctx, policy.AggregateType, "policy", id, asOf)
 	if err != nil {
-		return nil, err
+		return projection.Policy{}, err
 	}
 	p, err := policy.Rebuild(envs, s.reg())
 	if err != nil {
-		return nil, domainError(err, "policy "+id)
+		return projection.Policy{}, domainError(err, "policy "+id)
 	}
-	return p, nil
+	return policyView(p, asOf), nil
+}
+
+// policyView is the read-model view of a policy aggregate on asOf's day,
+// with status and days to expiry computed as the read model computes them.
+func policyView(p *policy.Policy, asOf time.Time) projection.Policy {
+	day := policy.DateOf(asOf.UTC())
+	v := projection.Policy{
+		ID:           p.ID,
+		CustomerID:   p.CustomerID,
+		PolicyNumber: p.Number,
+		Insurer:      p.Insurer,
+		Product:      p.Product,
+		Premium:      p.Premium,
+		SumInsured:   p.SumInsured,
+		Currency:     p.Currency,
+		StartDate:    p.StartDate.String(),
+		EndDate:      p.EndDate.String(),
+		Status:       p.Status(day),
+		DaysToExpiry: policy.DaysBetween(day, p.EndDate),
+		Renewals:     p.Renewals,
+		Version:      p.Version,
+		CreatedAt:    p.CreatedAt.UTC(),
+		UpdatedAt:    p.UpdatedAt.UTC(),
+	}
+	if p.QuotationID != "" {
+		qid := p.QuotationID
+		v.QuotationID = &qid
+	}
+	return v
 }
 
 // Renew extends an active or expiring policy by a new term.

@@ -36,6 +36,9 @@ func (q EventQueries) Read(ctx context.Context, after int64, limit int, types []
 	return envs, next, nil
 }
 
+// BatchSize is the most events Read returns (MAX_EVENTS_PER_BATCH).
+func (q EventQueries) BatchSize() int { return q.Store.MaxBatch() }
+
 // MessageQueries reads the communication log.
 type MessageQueries struct{ Reader *projection.Reader }
 

@@ -13,6 +13,7 @@ import (
 	"insure/internal/quotation"
 	"insure/internal/rating"
 	"insure/internal/recorder"
+	"insure/internal/snapshot"
 )
 
 // QuotationService requests quotations and rates them across insurers.
@@ -82,17 +83,22 @@ func (s *QuotationService) Get(ctx context.Context, id string) (projection.Quota
 	return s.Reader.Quotation(ctx, id)
 }
 
-// Aggregate rebuilds a quotation from its events.
+// quotationStream is how quotations load and snapshot. A quotation holds
+// no personal data (ids, amounts, product details, quotes): its snapshot is
+// stored in clear.
+func quotationStream() stream[quotation.Quotation] {
+	return stream[quotation.Quotation]{
+		what:        "quotation",
+		kind:        snapshot.Kind[quotation.Quotation]{AggregateType: quotation.AggregateType, SchemaVersion: quotation.SnapshotSchemaVersion},
+		rebuildFrom: quotation.RebuildFrom,
+		version:     func(q *quotation.Quotation) int64 { return q.Version },
+	}
+}
+
+// Aggregate rebuilds a quotation from its newest snapshot and the events
+// after it (see loadAggregate). q is the caller's transaction, or nil.
 func (s *QuotationService) Aggregate(ctx context.Context, q database.Querier, id string) (*quotation.Quotation, error) {
-	envs, err := s.load(ctx, q, quotation.AggregateType, "quotation", id)
-	if err != nil {
-		return nil, err
-	}
-	qt, err := quotation.Rebuild(envs, s.reg())
-	if err != nil {
-		return nil, domainError(err, "quotation "+id)
-	}
-	return qt, nil
+	return loadAggregate(ctx, s.Deps, q, quotationStream(), id)
 }
 
 // Generate rates a requested quotation with every insurer and records

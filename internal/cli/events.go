@@ -69,7 +69,7 @@ func newEventsCmd(e env, g *globals) *cobra.Command {
 	}
 	test.Flags().BoolVar(&demo, "demo", false, "seed sample data, run the four workflows and print what happens as it happens")
 	test.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up waiting for listeners after this long")
-	events.AddCommand(test)
+	events.AddCommand(test, newEventsSchemaCmd(e, g), newEventsExportCmd(e, g), newEventsImportCmd(e, g), newEventsArchiveCmd(e, g))
 	return events
 }
 

@@ -31,6 +31,7 @@ import (
 	"insure/internal/quotation"
 	"insure/internal/rating"
 	"insure/internal/recorder"
+	"insure/internal/snapshot"
 )
 
 // Registry returns the registry of every event type insure records.
@@ -70,6 +71,11 @@ type System struct {
 	handler http.Handler
 	Logger  *slog.Logger
 	Now     func() time.Time
+
+	// Projections feed the read models from the event stream; runner
+	// catches up the ones that are behind (with workers only).
+	Projections *projection.Subscriptions
+	runner      *projection.Runner
 }
 
 // Options change how a System is built.
@@ -190,8 +196,16 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	// enqueue); the listeners need the services, which need the recorder.
 	// Build the recorder with late-bound router and queue.
 	late := &lateBinding{}
-	rec := recorder.New(store, reg, late, projection.Projector{Vault: vault}, late, now)
-	deps := app.Deps{Recorder: rec, Reader: reader, Secrets: app.NewSecrets(db), Vault: vault, Now: now}
+	subs, err := projection.New(db, projection.Config{Registry: reg, Opener: store, Logger: logger, Now: now}, projection.ReadModels(vault)...)
+	if err != nil {
+		return nil, err
+	}
+	s.Projections = subs
+	rec := recorder.New(store, reg, late, subs, late, now)
+	deps := app.Deps{Recorder: rec, Reader: reader, Secrets: app.NewSecrets(db), Vault: vault, Now: now, Logger: logger, ArchiveDir: cfg.ArchiveDir}
+	if cfg.SnapshotEvery > 0 {
+		deps.Snapshots = snapshot.NewStore(keys, cfg.SnapshotEvery, now)
+	}
 	s.Recorder = rec
 	s.Customers = app.NewCustomerService(deps)
 	s.Quotations = app.NewQuotationService(deps, rates, cfg.Currency)
@@ -296,6 +310,12 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 		return nil, fmt.Errorf("http api: %w", err)
 	}
 	s.handler = h
+	if opts.Workers {
+		s.runner = subs.NewRunner(projection.RunnerConfig{})
+		if err := s.runner.Start(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -363,8 +383,14 @@ func drivers(db database.DB, vault *personal.Vault, cfg config.Config, logger *s
 	return mailer, wa, nil
 }
 
-// Close stops nothing (Stop the queue first) and closes the database.
-func (s *System) Close() error { return s.DB.Close() }
+// Close stops the projection runner and closes the database (Stop the
+// queue first).
+func (s *System) Close() error {
+	if s.runner != nil {
+		s.runner.Stop()
+	}
+	return s.DB.Close()
+}
 
 // WaitIdle waits until no listener job is pending or running, or ctx ends.
 func (s *System) WaitIdle(ctx context.Context) error {

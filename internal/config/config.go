@@ -68,9 +68,20 @@ type Config struct {
 	// replays). 1 to 10000.
 	MaxEventsPerBatch int
 
+	// SnapshotEvery (SNAPSHOT_EVERY) is how many events a load of a
+	// customer, policy or quotation must replay past its newest snapshot
+	// before a new snapshot is saved. 0 turns snapshots off (neither read
+	// nor taken). 0 to 1000000.
+	SnapshotEvery int
+
 	// DocumentsDir (DOCUMENTS_DIR) is the directory where generated PDF
 	// documents are stored. Not empty.
 	DocumentsDir string
+
+	// ArchiveDir (ARCHIVE_DIR) is the directory where insure events archive
+	// writes the segment files of the events it moves out of the event
+	// store, and where readers of the whole history find them. Not empty.
+	ArchiveDir string
 
 	// QuoteHighValueThreshold (QUOTE_HIGH_VALUE_THRESHOLD) is the amount, in
 	// minor units of Currency (paise for INR), at or above which a quotation
@@ -104,9 +115,11 @@ type Config struct {
 	// for policies nearing or past expiry. 1m to 168h.
 	ExpiryScanInterval time.Duration
 
-	// EventRetentionDays (EVENT_RETENTION_DAYS) is how long the queue keeps
-	// the records of completed listener jobs. Events themselves are never
-	// deleted: the event store is the source of truth. 1 to 36500.
+	// EventRetentionDays (EVENT_RETENTION_DAYS) is how old an event must be
+	// before insure events archive may move it from the event store to a
+	// verified segment file in ArchiveDir (it is never deleted outright),
+	// and how long the queue keeps the records of completed listener jobs.
+	// 1 to 36500.
 	EventRetentionDays int
 
 	// WhatsAppEnabled (WHATSAPP_API_ENABLED): when false, WhatsApp messages
@@ -247,7 +260,9 @@ func Default() Config {
 		QueueSnooze:                60 * time.Second,
 		QueueWorkers:               defaultQueueWorkers(),
 		MaxEventsPerBatch:          100,
+		SnapshotEvery:              50,
 		DocumentsDir:               "./documents",
+		ArchiveDir:                 "./archive",
 		QuoteHighValueThreshold:    100_000_000, // ₹10 lakh in paise
 		Currency:                   "INR",
 		RateTableFile:              "",

@@ -81,7 +81,9 @@ func TestDefault(t *testing.T) {
 			"audit-normal": 5,
 		},
 		MaxEventsPerBatch:          100,
+		SnapshotEvery:              50,
 		DocumentsDir:               "./documents",
+		ArchiveDir:                 "./archive",
 		QuoteHighValueThreshold:    100000000,
 		Currency:                   "INR",
 		RateTableFile:              "",
@@ -380,6 +382,15 @@ func variableTests() []variableTest {
 			corruptErr: `MAX_EVENTS_PER_BATCH="-1": expected an integer from 1 to 10000`,
 		},
 		{
+			name: "SNAPSHOT_EVERY", field: "SnapshotEvery",
+			good:       "0",
+			want:       func(c *config.Config) { c.SnapshotEvery = 0 },
+			bad:        "-5",
+			badErr:     `SNAPSHOT_EVERY="-5": expected an integer from 0 to 1000000`,
+			corrupt:    func(c *config.Config) { c.SnapshotEvery = 1000001 },
+			corruptErr: `SNAPSHOT_EVERY="1000001": expected an integer from 0 to 1000000`,
+		},
+		{
 			name: "DOCUMENTS_DIR", field: "DocumentsDir",
 			good:       "/var/lib/insure/documents",
 			want:       func(c *config.Config) { c.DocumentsDir = "/var/lib/insure/documents" },
@@ -387,6 +398,15 @@ func variableTests() []variableTest {
 			badErr:     `DOCUMENTS_DIR="": expected a non-empty directory path`,
 			corrupt:    func(c *config.Config) { c.DocumentsDir = "" },
 			corruptErr: `DOCUMENTS_DIR="": expected a non-empty directory path`,
+		},
+		{
+			name: "ARCHIVE_DIR", field: "ArchiveDir",
+			good:       "/var/lib/insure/archive",
+			want:       func(c *config.Config) { c.ArchiveDir = "/var/lib/insure/archive" },
+			bad:        " ",
+			badErr:     `ARCHIVE_DIR="": expected a non-empty directory path`,
+			corrupt:    func(c *config.Config) { c.ArchiveDir = "" },
+			corruptErr: `ARCHIVE_DIR="": expected a non-empty directory path`,
 		},
 		{
 			name: "QUOTE_HIGH_VALUE_THRESHOLD", field: "QuoteHighValueThreshold",
@@ -1121,7 +1141,7 @@ func TestValidateZeroConfig(t *testing.T) {
 		"DATABASE_URL", "SQLITE_SYNCHRONOUS", "HTTP_ADDR", "MAIL_FROM", "ADMIN_EMAIL", "QUEUE_BACKOFF",
 		"QUEUE_MAX_ATTEMPTS", "QUEUE_JOB_TIMEOUT", "QUEUE_FETCH_COOLDOWN", "QUEUE_FETCH_POLL_INTERVAL",
 		"DB_MAX_CONNS", "QUEUE_SNOOZE", "BREAKER_FAILURES", "BREAKER_OPEN_FOR", "QUEUE_WORKERS", "MAX_EVENTS_PER_BATCH",
-		"DOCUMENTS_DIR", "CURRENCY", "EXPIRY_SCAN_INTERVAL", "EVENT_RETENTION_DAYS", "PDF_GENERATION_ASYNC",
+		"DOCUMENTS_DIR", "ARCHIVE_DIR", "CURRENCY", "EXPIRY_SCAN_INTERVAL", "EVENT_RETENTION_DAYS", "PDF_GENERATION_ASYNC",
 		"LOG_FORMAT", "MAIL_DRIVER", "WHATSAPP_DRIVER", "WHATSAPP_API_URL", "WHATSAPP_API_VERSION",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {

@@ -216,6 +216,10 @@ func variables() []variable {
 		intVar("MAX_EVENTS_PER_BATCH",
 			"Largest number of events read from the event store in one batch (projections, rebuilds, replays).",
 			1, 10000, func(c *Config) *int { return &c.MaxEventsPerBatch }),
+		intVar("SNAPSHOT_EVERY",
+			"Save a snapshot of a customer, policy or quotation when loading it replays at least this many events "+
+				"past its newest snapshot, so later loads replay only the events after it. 0 turns snapshots off.",
+			0, 1000000, func(c *Config) *int { return &c.SnapshotEvery }),
 		{
 			name:     "DOCUMENTS_DIR",
 			doc:      "Directory where generated PDF documents are stored.",
@@ -228,6 +232,20 @@ func variables() []variable {
 				return ""
 			},
 			format: func(c *Config) string { return c.DocumentsDir },
+		},
+		{
+			name: "ARCHIVE_DIR",
+			doc: "Directory of the segment files (zstd JSON Lines, checksummed) that insure events archive moves " +
+				"events older than EVENT_RETENTION_DAYS into; back it up with the database.",
+			expected: documentsDirExpected,
+			parse:    func(c *Config, s string) string { c.ArchiveDir = s; return "" },
+			check: func(c *Config) string {
+				if strings.TrimSpace(c.ArchiveDir) == "" {
+					return documentsDirExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.ArchiveDir },
 		},
 		thresholdVar(),
 		{
@@ -254,8 +272,9 @@ func variables() []variable {
 			"How often the worker looks for policies nearing or past expiry.",
 			time.Minute, 168*time.Hour, func(c *Config) *time.Duration { return &c.ExpiryScanInterval }),
 		intVar("EVENT_RETENTION_DAYS",
-			"How long the queue keeps the records of completed listener jobs. Events themselves are never deleted: "+
-				"the event store is the source of truth.",
+			"Events older than this may be moved by insure events archive from the event store to verified segment "+
+				"files in ARCHIVE_DIR (never deleted outright); also how long the queue keeps the records of completed "+
+				"listener jobs.",
 			1, 36500, func(c *Config) *int { return &c.EventRetentionDays }),
 		boolVar("WHATSAPP_API_ENABLED",
 			"When false, WhatsApp messages are recorded as skipped, never sent.",

@@ -8,6 +8,13 @@ import (
 	"insure/internal/event"
 )
 
+// SnapshotSchemaVersion is the version of the shape of Customer as
+// snapshots keep it (its JSON). Bump it whenever a field of Customer is
+// added, removed or renamed, or changes meaning: snapshots of another
+// version are thrown away and the customer is rebuilt from the events.
+// Every field must survive a JSON round trip (exported, no lossy types).
+const SnapshotSchemaVersion = 1
+
 // Customer is the state of one customer, rebuilt from its events.
 type Customer struct {
 	ID              string      `json:"id"`
@@ -49,6 +56,26 @@ func Rebuild(envs []event.Envelope, reg *event.Registry) (*Customer, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// RebuildFrom returns the customer that from, a state rebuilt earlier (a
+// snapshot at from.Version), becomes with envs, the events of the same
+// customer that follow it in version order; the first must have version
+// from.Version+1. from is not changed. No envs returns a copy of from; a nil
+// from is Rebuild(envs, reg). Errors are Rebuild's.
+func RebuildFrom(from *Customer, envs []event.Envelope, reg *event.Registry) (*Customer, error) {
+	if from == nil {
+		return Rebuild(envs, reg)
+	}
+	c := *from
+	err := event.ReplayAfter(envs, reg, AggregateType, c.ID, c.Version, func(p event.Payload, at time.Time) (string, error) {
+		err := c.ApplyAt(p, at)
+		return c.ID, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // Apply applies one event to c and adds one to its Version. It accepts the

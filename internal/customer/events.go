@@ -34,7 +34,10 @@ const (
 func Events() []event.Definition {
 	return []event.Definition{
 		{Name: EventRegistered, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &Registered{} },
-			Personal: []string{"name", "email", "phone", "date_of_birth"}},
+			Personal: []string{"name", "email", "phone", "date_of_birth"},
+			Legacy: map[string]event.LegacyEvent{
+				LegacyEventCreated: {SchemaVersion: 1, Upcast: upcastCreated, Personal: []string{"name", "email", "mobile"}},
+			}},
 		{Name: EventEmailVerified, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &EmailVerified{} },
 			Personal: []string{"email"}},
 		{Name: EventProfileUpdated, AggregateType: AggregateType, SchemaVersion: 1, New: func() event.Payload { return &ProfileUpdated{} },

@@ -111,12 +111,18 @@ func ValidID(s string) bool {
 // ErrUnknownEvent is returned when a stored event's name is not registered.
 var ErrUnknownEvent = errors.New("unknown event type")
 
-// New encodes p as a pending event with metadata taken from c. now is the
-// time the event occurred.
+// New encodes p as a pending event with metadata taken from c, at the
+// current schema version of its event. now is the time the event occurred.
+// It returns an error wrapping ErrUnknownEvent for an unregistered event, and
+// an error for a legacy name (those are only read) or a payload that does not
+// encode.
 func New(p Payload, c Context, reg *Registry, now time.Time) (Pending, error) {
 	def, ok := reg.Lookup(p.EventName())
 	if !ok {
 		return Pending{}, fmt.Errorf("event %q: %w", p.EventName(), ErrUnknownEvent)
+	}
+	if def.Name != p.EventName() {
+		return Pending{}, fmt.Errorf("event %q is a legacy name, only read: record %s instead", p.EventName(), def.Name)
 	}
 	data, err := json.Marshal(p)
 	if err != nil {

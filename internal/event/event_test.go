@@ -32,8 +32,20 @@ func (t thingHappened) Validate() error {
 }
 
 // otherHappened is registered at schema version 2 and has no Validate.
+// Version 1 called its field "text".
 type otherHappened struct {
 	S string `json:"s"`
+}
+
+// renameText upcasts OtherHappened version 1 to 2.
+func renameText(data json.RawMessage) (json.RawMessage, error) {
+	var v1 struct {
+		Text string `json:"text"`
+	}
+	if err := event.UnmarshalStrict(data, &v1); err != nil {
+		return nil, err
+	}
+	return json.Marshal(otherHappened{S: v1.Text})
 }
 
 func (otherHappened) EventName() string { return "OtherHappened" }
@@ -53,7 +65,8 @@ func (neverRegistered) EventName() string { return "NeverRegistered" }
 func definitions() []event.Definition {
 	return []event.Definition{
 		{Name: "ThingHappened", AggregateType: "thing", SchemaVersion: 1, New: func() event.Payload { return &thingHappened{} }},
-		{Name: "OtherHappened", AggregateType: "thing", SchemaVersion: 2, New: func() event.Payload { return &otherHappened{} }},
+		{Name: "OtherHappened", AggregateType: "thing", SchemaVersion: 2, New: func() event.Payload { return &otherHappened{} },
+			Upcasters: map[int]event.Upcaster{1: renameText}},
 		{Name: "Unencodable", AggregateType: "thing", SchemaVersion: 1, New: func() event.Payload { return &unencodable{} }},
 	}
 }
@@ -347,7 +360,8 @@ func TestDecode(t *testing.T) {
 	}{
 		{name: "thing", env: envelope("ThingHappened", 1, `{"n":7,"label":"a"}`), want: &thingHappened{N: 7, Label: "a"}},
 		{name: "omitted fields are zero", env: envelope("ThingHappened", 1, `{}`), want: &thingHappened{}},
-		{name: "older schema version", env: envelope("OtherHappened", 1, `{"s":"old"}`), want: &otherHappened{S: "old"}},
+		{name: "older schema version", env: envelope("OtherHappened", 1, `{"text":"old"}`), want: &otherHappened{S: "old"}},
+		{name: "older schema version in the current shape", env: envelope("OtherHappened", 1, `{"s":"old"}`), wantIs: event.ErrUpcast},
 		{name: "current schema version", env: envelope("OtherHappened", 2, `{"s":"new"}`), want: &otherHappened{S: "new"}},
 		{name: "surrounding whitespace", env: envelope("ThingHappened", 1, " \n{\"n\":1}\n "), want: &thingHappened{N: 1}},
 
@@ -526,6 +540,7 @@ func FuzzDecode(f *testing.F) {
 		{"ThingHappened", 0, `{}`},
 		{"OtherHappened", 2, `{"s":"\ud800"}`},
 		{"OtherHappened", 1, `[]`},
+		{"OtherHappened", 1, `{"text":"t"}`},
 		{"Unencodable", 1, `{"f":null}`},
 		{"Unencodable", 1, `{}`},
 		{"NeverRegistered", 1, `{}`},
@@ -566,7 +581,9 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		env.Data = b
+		// What Decode returns is in the current shape: it decodes again as
+		// the current version.
+		env.Data, env.SchemaVersion = b, d.SchemaVersion
 		p2, err := reg.Decode(env)
 		if err != nil {
 			t.Fatalf("decode re-encoded %s %s: %v", name, b, err)

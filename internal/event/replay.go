@@ -26,11 +26,18 @@ import (
 // an error from apply (wrapped), and an id from apply that is not the
 // stream's.
 func Replay(envs []Envelope, reg *Registry, aggregateType string, apply func(p Payload, at time.Time) (id string, err error)) error {
-	noun := strings.ReplaceAll(aggregateType, "_", " ")
 	if len(envs) == 0 {
-		return errors.New("rebuild " + noun + ": no events")
+		return errors.New("rebuild " + strings.ReplaceAll(aggregateType, "_", " ") + ": no events")
 	}
-	id := envs[0].AggregateID
+	return ReplayAfter(envs, reg, aggregateType, envs[0].AggregateID, 0, apply)
+}
+
+// ReplayAfter is Replay for the events of aggregate id that follow version
+// after, applied onto a state that already holds the first after events (a
+// snapshot): the first envelope must have version after+1. No envs is
+// nothing to apply, not an error. Errors are Replay's.
+func ReplayAfter(envs []Envelope, reg *Registry, aggregateType, id string, after int64, apply func(p Payload, at time.Time) (id string, err error)) error {
+	noun := strings.ReplaceAll(aggregateType, "_", " ")
 	for i, env := range envs {
 		if env.AggregateType != aggregateType {
 			return fmt.Errorf("rebuild %s %s: event %s (%s) belongs to aggregate type %q", noun, id, env.EventID, env.EventName, env.AggregateType)
@@ -38,7 +45,7 @@ func Replay(envs []Envelope, reg *Registry, aggregateType string, apply func(p P
 		if env.AggregateID != id {
 			return fmt.Errorf("rebuild %s %s: event %s (%s) belongs to %s %s", noun, id, env.EventID, env.EventName, noun, env.AggregateID)
 		}
-		if want := int64(i) + 1; env.AggregateVersion != want {
+		if want := after + int64(i) + 1; env.AggregateVersion != want {
 			return fmt.Errorf("rebuild %s %s: event %s (%s) has version %d, want %d", noun, id, env.EventID, env.EventName, env.AggregateVersion, want)
 		}
 		p, err := reg.Decode(env)

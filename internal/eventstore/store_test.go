@@ -33,7 +33,8 @@ func registry(t *testing.T) *event.Registry {
 	r := event.NewRegistry()
 	err := r.Register(
 		event.Definition{Name: "ThingHappened", AggregateType: "thing", SchemaVersion: 1, New: func() event.Payload { return &thingHappened{} }},
-		event.Definition{Name: "OtherHappened", AggregateType: "thing", SchemaVersion: 2, New: func() event.Payload { return &otherHappened{} }},
+		event.Definition{Name: "OtherHappened", AggregateType: "thing", SchemaVersion: 2, New: func() event.Payload { return &otherHappened{} },
+			Upcasters: map[int]event.Upcaster{1: func(d json.RawMessage) (json.RawMessage, error) { return d, nil }}},
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,8 @@ func (r rule) String() string {
 //     access log (GET /api/v1/audit/access).
 //   - auditor may read everything (every GET, the events and the access
 //     log included) and change nothing.
-//   - service reads the event stream only.
+//   - service reads the event stream only (GET /api/v1/events and its SSE
+//     tail, GET /api/v1/events/stream).
 //
 // Public routes (no token) are the health checks and the WhatsApp webhook.
 func accessTable() map[string]rule {
@@ -85,7 +86,8 @@ func accessTable() map[string]rule {
 
 		"GET /api/v1/documents/{id}": roles(admin, agent, auditor),
 
-		"GET /api/v1/events": roles(admin, auditor, service),
+		"GET /api/v1/events":        roles(admin, auditor, service),
+		"GET /api/v1/events/stream": roles(admin, auditor, service),
 
 		"GET /api/v1/audit/access": roles(admin, auditor),
 

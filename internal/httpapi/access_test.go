@@ -58,14 +58,14 @@ func TestAccessRules(t *testing.T) {
 	t.Parallel()
 	// Agents read no event history, and not the access log either; only
 	// admins erase personal data.
-	notForAgents := []string{"GET /api/v1/events", "GET /api/v1/customers/{id}/events", "GET /api/v1/audit/access",
+	notForAgents := []string{"GET /api/v1/events", "GET /api/v1/events/stream", "GET /api/v1/customers/{id}/events", "GET /api/v1/audit/access",
 		"DELETE /api/v1/customers/{id}/personal-data"}
 	public := []string{"GET /healthz", "GET /readyz", "GET /api/v1/webhooks/whatsapp", "POST /api/v1/webhooks/whatsapp"}
 	may := map[auth.Role]func(route string) bool{
 		auth.RoleAdmin:   func(string) bool { return true },
 		auth.RoleAgent:   func(route string) bool { return !slices.Contains(notForAgents, route) },
 		auth.RoleAuditor: func(route string) bool { return strings.HasPrefix(route, "GET ") },
-		auth.RoleService: func(route string) bool { return route == "GET /api/v1/events" },
+		auth.RoleService: func(route string) bool { return route == "GET /api/v1/events" || route == "GET /api/v1/events/stream" },
 	}
 	for route, access := range httpapi.AccessTable() {
 		if slices.Contains(public, route) != access.Public {

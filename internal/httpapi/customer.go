@@ -171,11 +171,21 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.svc.Customers.Get(r.Context(), id)
+	asOf, err := queryOf(r).asOf()
 	if err != nil {
 		return err
 	}
-	// An unrecorded read of personal data is not served (see recordAccess).
+	var c projection.Customer
+	if asOf != nil {
+		c, err = s.svc.Customers.GetAsOf(r.Context(), id, *asOf)
+	} else {
+		c, err = s.svc.Customers.Get(r.Context(), id)
+	}
+	if err != nil {
+		return err
+	}
+	// An unrecorded read of personal data is not served (see recordAccess);
+	// a profile as it was is a read of it too.
 	if err := s.recordAccess(r, audit.AccessCustomerProfile, subjectCustomer, id); err != nil {
 		return err
 	}

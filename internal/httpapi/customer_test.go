@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -431,6 +432,104 @@ func TestListCustomerEvents(t *testing.T) {
 		wantStatus(t, w, http.StatusOK)
 		if got := w.Body.String(); got != `{"events":[]}`+"\n" {
 			t.Errorf("body = %q", got)
+		}
+	})
+}
+
+// asOfCases are as_of values with the time each means.
+func asOfCases() []struct {
+	name, raw string
+	wrong     bool // not a date-time the spec allows, though the server reads it
+	want      time.Time
+} {
+	return []struct {
+		name, raw string
+		wrong     bool
+		want      time.Time
+	}{
+		{name: "UTC", raw: "2025-02-01T10:00:00Z", want: time.Date(2025, 2, 1, 10, 0, 0, 0, time.UTC)},
+		{name: "fraction", raw: "2025-02-01T10:00:00.123456789Z", want: time.Date(2025, 2, 1, 10, 0, 0, 123456789, time.UTC)},
+		{name: "escaped offset", raw: "2025-02-01T15:30:00%2B05:30", want: time.Date(2025, 2, 1, 10, 0, 0, 0, time.UTC)},
+		{name: "unescaped offset", raw: "2025-02-01T15:30:00+05:30", wrong: true, want: time.Date(2025, 2, 1, 10, 0, 0, 0, time.UTC)},
+		{name: "negative offset", raw: "2025-02-01T05:00:00-05:00", want: time.Date(2025, 2, 1, 10, 0, 0, 0, time.UTC)},
+	}
+}
+
+// badAsOfs are as_of values answered with 422.
+func badAsOfs() []string {
+	return []string{"yesterday", "2025-02-01", "2025-02-01T10:00:00", "2025-02-01%2010:00:00Z", "2025-13-01T10:00:00Z",
+		"1738404000", "2025-02-01T10:00:00Z&as_of=2025-02-02T10:00:00Z", strings.Repeat("9", 100)}
+}
+
+func TestGetCustomerAsOf(t *testing.T) {
+	t.Parallel()
+	for _, tt := range asOfCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := setup(t)
+			var got time.Time
+			h.f.customers.GetFn = func(context.Context, string) (projection.Customer, error) {
+				t.Error("Get was called for an as_of read")
+				return testCustomer(), nil
+			}
+			past := testCustomer()
+			past.Name, past.Version = "Asha V.", 2
+			h.f.customers.GetAsOfFn = func(_ context.Context, id string, asOf time.Time) (projection.Customer, error) {
+				if id != customerID {
+					t.Errorf("id = %q, want %q", id, customerID)
+				}
+				got = asOf
+				return past, nil
+			}
+			var opts []option
+			if tt.wrong {
+				opts = append(opts, wrong())
+			}
+			w := h.do("GET", "/api/v1/customers/"+customerID+"?as_of="+tt.raw, "", opts...)
+			wantStatus(t, w, http.StatusOK)
+			if !got.Equal(tt.want) {
+				t.Errorf("as_of = %v, want %v", got, tt.want)
+			}
+			if diff := cmp.Diff(past, decodeJSON[projection.Customer](t, w)); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+			if got := w.Header().Get("ETag"); got != `"2"` {
+				t.Errorf("ETag = %q, want the version of that moment, %q", got, `"2"`)
+			}
+			// A profile as it was is personal data too: the read is recorded.
+			reads := h.f.recorded.all()
+			if len(reads) != 1 || reads[0].SubjectID != customerID || reads[0].SubjectType != "customer" {
+				t.Errorf("recorded reads = %+v, want one of customer %s", reads, customerID)
+			}
+		})
+	}
+	t.Run("invalid", func(t *testing.T) {
+		t.Parallel()
+		h := setup(t)
+		h.f.customers.GetAsOfFn = func(context.Context, string, time.Time) (projection.Customer, error) {
+			t.Error("the service was called for an invalid as_of")
+			return testCustomer(), nil
+		}
+		for _, raw := range badAsOfs() {
+			w := h.do("GET", "/api/v1/customers/"+customerID+"?as_of="+raw, "", wrong())
+			msg := wantError(t, w, http.StatusUnprocessableEntity, "invalid", "as_of")
+			if !strings.Contains(msg, "RFC 3339") && !strings.Contains(msg, "at most once") {
+				t.Errorf("as_of=%s: message %q does not say what is expected", raw, msg)
+			}
+		}
+		if reads := h.f.recorded.all(); len(reads) != 0 {
+			t.Errorf("refused reads were recorded: %+v", reads)
+		}
+	})
+	t.Run("before the customer existed", func(t *testing.T) {
+		t.Parallel()
+		h := setup(t)
+		h.f.customers.GetAsOfFn = func(_ context.Context, id string, asOf time.Time) (projection.Customer, error) {
+			return projection.Customer{}, apperr.New(apperr.NotFound, "customer %s did not exist yet at %s", id, asOf.Format(time.RFC3339))
+		}
+		w := h.do("GET", "/api/v1/customers/"+customerID+"?as_of=2001-01-01T00:00:00Z", "")
+		if msg := wantError(t, w, http.StatusNotFound, "not_found", ""); !strings.Contains(msg, "did not exist yet") {
+			t.Errorf("message = %q", msg)
 		}
 	})
 }

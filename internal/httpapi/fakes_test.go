@@ -75,6 +75,7 @@ func erasedCustomer() projection.Customer {
 type fakeCustomers struct {
 	RegisterFn    func(ctx context.Context, ec event.Context, cmd customer.Register) (projection.Customer, error)
 	GetFn         func(ctx context.Context, id string) (projection.Customer, error)
+	GetAsOfFn     func(ctx context.Context, id string, asOf time.Time) (projection.Customer, error)
 	ListFn        func(ctx context.Context, filter projection.CustomerFilter, after string, limit int) ([]projection.Customer, string, error)
 	UpdateFn      func(ctx context.Context, ec event.Context, id string, ifMatch *int64, cmd customer.UpdateProfile) (projection.Customer, error)
 	VerifyEmailFn func(ctx context.Context, ec event.Context, id, token string) (projection.Customer, error)
@@ -93,6 +94,13 @@ func (f *fakeCustomers) Get(ctx context.Context, id string) (projection.Customer
 		return projection.Customer{}, errNotSet
 	}
 	return f.GetFn(ctx, id)
+}
+
+func (f *fakeCustomers) GetAsOf(ctx context.Context, id string, asOf time.Time) (projection.Customer, error) {
+	if f.GetAsOfFn == nil {
+		return projection.Customer{}, errNotSet
+	}
+	return f.GetAsOfFn(ctx, id, asOf)
 }
 
 func (f *fakeCustomers) List(ctx context.Context, filter projection.CustomerFilter, after string, limit int) ([]projection.Customer, string, error) {
@@ -146,6 +154,7 @@ type fakePolicies struct {
 	CreateFn       func(ctx context.Context, ec event.Context, cmd policy.Create) (projection.Policy, error)
 	RenewFn        func(ctx context.Context, ec event.Context, id string, cmd policy.Renew) (projection.Policy, error)
 	GetFn          func(ctx context.Context, id string) (projection.Policy, error)
+	GetAsOfFn      func(ctx context.Context, id string, asOf time.Time) (projection.Policy, error)
 	ListFn         func(ctx context.Context, expiringWithinDays *int, after string, limit int) ([]projection.Policy, string, error)
 	ScanExpiringFn func(ctx context.Context, ec event.Context, asOf *time.Time) (app.ScanReport, error)
 }
@@ -169,6 +178,13 @@ func (f *fakePolicies) Get(ctx context.Context, id string) (projection.Policy, e
 		return projection.Policy{}, errNotSet
 	}
 	return f.GetFn(ctx, id)
+}
+
+func (f *fakePolicies) GetAsOf(ctx context.Context, id string, asOf time.Time) (projection.Policy, error) {
+	if f.GetAsOfFn == nil {
+		return projection.Policy{}, errNotSet
+	}
+	return f.GetAsOfFn(ctx, id, asOf)
 }
 
 func (f *fakePolicies) List(ctx context.Context, expiringWithinDays *int, after string, limit int) ([]projection.Policy, string, error) {
@@ -209,6 +225,15 @@ func (f *fakeDocuments) Open(ctx context.Context, id string) (io.ReadCloser, pro
 
 type fakeEvents struct {
 	ReadFn func(ctx context.Context, after int64, limit int, types []string) ([]event.Envelope, int64, error)
+	// Batch is what BatchSize returns; 0 means 100.
+	Batch int
+}
+
+func (f *fakeEvents) BatchSize() int {
+	if f.Batch == 0 {
+		return 100
+	}
+	return f.Batch
 }
 
 func (f *fakeEvents) Read(ctx context.Context, after int64, limit int, types []string) ([]event.Envelope, int64, error) {

@@ -131,7 +131,16 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.svc.Policies.Get(r.Context(), id)
+	asOf, err := queryOf(r).asOf()
+	if err != nil {
+		return err
+	}
+	var p projection.Policy
+	if asOf != nil {
+		p, err = s.svc.Policies.GetAsOf(r.Context(), id, *asOf)
+	} else {
+		p, err = s.svc.Policies.Get(r.Context(), id)
+	}
 	if err != nil {
 		return err
 	}

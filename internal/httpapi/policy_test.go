@@ -250,3 +250,59 @@ func TestScanExpiringPolicies(t *testing.T) {
 		})
 	}
 }
+
+func TestGetPolicyAsOf(t *testing.T) {
+	t.Parallel()
+	for _, tt := range asOfCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := setup(t)
+			var got time.Time
+			h.f.policies.GetFn = func(context.Context, string) (projection.Policy, error) {
+				t.Error("Get was called for an as_of read")
+				return testPolicy(), nil
+			}
+			past := testPolicy()
+			past.Status, past.DaysToExpiry, past.DocumentID = "expiring", 12, nil
+			h.f.policies.GetAsOfFn = func(_ context.Context, id string, asOf time.Time) (projection.Policy, error) {
+				if id != policyID {
+					t.Errorf("id = %q, want %q", id, policyID)
+				}
+				got = asOf
+				return past, nil
+			}
+			var opts []option
+			if tt.wrong {
+				opts = append(opts, wrong())
+			}
+			w := h.do("GET", "/api/v1/policies/"+policyID+"?as_of="+tt.raw, "", opts...)
+			wantStatus(t, w, http.StatusOK)
+			if !got.Equal(tt.want) {
+				t.Errorf("as_of = %v, want %v", got, tt.want)
+			}
+			if diff := cmp.Diff(past, decodeJSON[projection.Policy](t, w)); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("invalid", func(t *testing.T) {
+		t.Parallel()
+		h := setup(t)
+		h.f.policies.GetAsOfFn = func(context.Context, string, time.Time) (projection.Policy, error) {
+			t.Error("the service was called for an invalid as_of")
+			return testPolicy(), nil
+		}
+		for _, raw := range badAsOfs() {
+			w := h.do("GET", "/api/v1/policies/"+policyID+"?as_of="+raw, "", wrong())
+			wantError(t, w, http.StatusUnprocessableEntity, "invalid", "as_of")
+		}
+	})
+	t.Run("before the policy existed", func(t *testing.T) {
+		t.Parallel()
+		h := setup(t)
+		h.f.policies.GetAsOfFn = func(context.Context, string, time.Time) (projection.Policy, error) {
+			return projection.Policy{}, apperr.New(apperr.NotFound, "policy did not exist yet")
+		}
+		wantError(t, h.do("GET", "/api/v1/policies/"+policyID+"?as_of=2001-01-01T00:00:00Z", ""), http.StatusNotFound, "not_found", "")
+	})
+}

@@ -27,6 +27,8 @@ type Server struct {
 	errs []error
 	// limiter counts requests against the budgets of s.svc.Limits.
 	limiter *limiter
+	// streams ends the event streams when their http.Server shuts down.
+	streams streamHub
 }
 
 // NewServer returns the API over the given services. A nil logger discards
@@ -103,6 +105,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/documents/{id}", s.getDocument)
 
 	s.handle("GET /api/v1/events", s.readEvents)
+	s.handle("GET /api/v1/events/stream", s.streamEvents)
 
 	s.handle("GET /api/v1/audit/access", s.listAccesses)
 

@@ -73,6 +73,7 @@ func samples() []sample {
 		{"GET /api/v1/messages", "/api/v1/messages?customer_id=" + customerID + "&channel=email", "", 200, nil},
 		{"GET /api/v1/documents/{id}", "/api/v1/documents/" + documentID, "", 200, nil},
 		{"GET /api/v1/events", "/api/v1/events?after=0&limit=10&type=CustomerRegistered", "", 200, nil},
+		{"GET /api/v1/events/stream", "/api/v1/events/stream?after=0&type=CustomerRegistered", "", 200, []option{streamFor(50 * time.Millisecond)}},
 		{"GET /api/v1/audit/access", "/api/v1/audit/access?subject=" + customerID + "&limit=10", "", 200, nil},
 		{"GET /api/v1/dead-letters", "/api/v1/dead-letters", "", 200, nil},
 		{"POST /api/v1/dead-letters/{id}/retry", "/api/v1/dead-letters/7/retry", "", 200, nil},

@@ -38,6 +38,10 @@ type Authenticator interface {
 type Customers interface {
 	Register(ctx context.Context, ec event.Context, cmd customer.Register) (projection.Customer, error)
 	Get(ctx context.Context, id string) (projection.Customer, error)
+	// GetAsOf returns the customer as they were at asOf (the current
+	// customer for a time after their last change). It fails with
+	// apperr.NotFound when the customer did not exist yet at asOf.
+	GetAsOf(ctx context.Context, id string, asOf time.Time) (projection.Customer, error)
 	// List returns the customers that match filter (see
 	// projection.CustomerFilter) after the cursor, oldest first; next is ""
 	// when there are no more. It fails with apperr.Invalid naming "phone"
@@ -64,6 +68,10 @@ type Policies interface {
 	Create(ctx context.Context, ec event.Context, cmd policy.Create) (projection.Policy, error)
 	Renew(ctx context.Context, ec event.Context, id string, cmd policy.Renew) (projection.Policy, error)
 	Get(ctx context.Context, id string) (projection.Policy, error)
+	// GetAsOf returns the policy as it was at asOf, its status and days to
+	// expiry computed for asOf's day. It fails with apperr.NotFound when the
+	// policy did not exist yet at asOf.
+	GetAsOf(ctx context.Context, id string, asOf time.Time) (projection.Policy, error)
 	// List returns policies after the cursor, oldest first, only those
 	// ending within expiringWithinDays days when it is set; the returned
 	// cursor is "" when there are no more.
@@ -92,6 +100,10 @@ type Events interface {
 	// Read returns events after the position, in order, only those named
 	// in types when it is not empty, and the position to read on from.
 	Read(ctx context.Context, after int64, limit int, types []string) (events []event.Envelope, next int64, err error)
+	// BatchSize is the most events one Read returns
+	// (MAX_EVENTS_PER_BATCH). The event stream reads again at once after
+	// a batch this full.
+	BatchSize() int
 }
 
 // DeadLetters lists and retries listener jobs that gave up.
@@ -209,4 +221,8 @@ type Services struct {
 	// Limits are the callers' request budgets; the zero value takes the
 	// defaults (see RateLimits).
 	Limits RateLimits
+
+	// Stream tunes GET /api/v1/events/stream; the zero value takes the
+	// defaults (see StreamSettings).
+	Stream StreamSettings
 }

@@ -17,6 +17,13 @@ const (
 	StatusExpired   = "expired"   // past the end date
 )
 
+// SnapshotSchemaVersion is the version of the shape of Policy as snapshots
+// keep it (its JSON). Bump it whenever a field of Policy is added, removed
+// or renamed, or changes meaning: snapshots of another version are thrown
+// away and the policy is rebuilt from the events. Every field must survive
+// a JSON round trip (exported, no lossy types).
+const SnapshotSchemaVersion = 1
+
 // Policy is the state of one policy, rebuilt from its events. Amounts are in
 // minor units of Currency. StartDate and EndDate are the current term.
 type Policy struct {
@@ -87,6 +94,27 @@ func Rebuild(envs []event.Envelope, reg *event.Registry) (*Policy, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// RebuildFrom returns the policy that from, a state rebuilt earlier (a
+// snapshot at from.Version), becomes with envs, the events of the same
+// policy that follow it in version order; the first must have version
+// from.Version+1. from is not changed. No envs returns a copy of from; a nil
+// from is Rebuild(envs, reg). Errors are Rebuild's.
+func RebuildFrom(from *Policy, envs []event.Envelope, reg *event.Registry) (*Policy, error) {
+	if from == nil {
+		return Rebuild(envs, reg)
+	}
+	p := *from
+	p.Warned = slices.Clone(from.Warned)
+	err := event.ReplayAfter(envs, reg, AggregateType, p.ID, p.Version, func(e event.Payload, at time.Time) (string, error) {
+		err := p.ApplyAt(e, at)
+		return p.ID, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 // Apply applies one event to p and adds one to its Version. It accepts the

@@ -24,28 +24,58 @@ import (
 // row per token of the name. An erased customer keeps no personal value and
 // no index: only erased_at says what happened.
 
-// The SQL of the customers read model. Every statement is fixed; no column
-// or condition is built from input.
+// The SQL of the customers read model, as templates: "{customers}" and
+// "{customer_name_tokens}" stand for the tables of a target (see render).
+// Every statement is fixed; no column or condition is built from input.
 const (
-	sqlInsertCustomer = `INSERT INTO customers (id, name, email, phone, date_of_birth, channel, pref_email, pref_whatsapp, email_verified,
+	tmplInsertCustomer = `INSERT INTO {customers} (id, name, email, phone, date_of_birth, channel, pref_email, pref_whatsapp, email_verified,
 		email_index, phone_index, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9, $10, $11, $12, $12)`
-	sqlCustomerVerified    = `UPDATE customers SET email_verified = TRUE, version = $2, updated_at = $3 WHERE id = $1`
-	sqlCustomerName        = `UPDATE customers SET name = $2 WHERE id = $1`
-	sqlCustomerEmail       = `UPDATE customers SET email = $2, email_index = $3, email_verified = FALSE WHERE id = $1`
-	sqlCustomerPhone       = `UPDATE customers SET phone = $2, phone_index = $3 WHERE id = $1`
-	sqlCustomerDateOfBirth = `UPDATE customers SET date_of_birth = $2 WHERE id = $1`
-	sqlCustomerPrefEmail   = `UPDATE customers SET pref_email = $2 WHERE id = $1`
-	sqlCustomerPrefWA      = `UPDATE customers SET pref_whatsapp = $2 WHERE id = $1`
-	sqlCustomerVersion     = `UPDATE customers SET version = $2, updated_at = $3 WHERE id = $1`
-	sqlCustomerErased      = `UPDATE customers SET name = '', email = '', phone = '', date_of_birth = NULL,
+	tmplCustomerVerified    = `UPDATE {customers} SET email_verified = TRUE, version = $2, updated_at = $3 WHERE id = $1`
+	tmplCustomerName        = `UPDATE {customers} SET name = $2 WHERE id = $1`
+	tmplCustomerEmail       = `UPDATE {customers} SET email = $2, email_index = $3, email_verified = FALSE WHERE id = $1`
+	tmplCustomerPhone       = `UPDATE {customers} SET phone = $2, phone_index = $3 WHERE id = $1`
+	tmplCustomerDateOfBirth = `UPDATE {customers} SET date_of_birth = $2 WHERE id = $1`
+	tmplCustomerPrefEmail   = `UPDATE {customers} SET pref_email = $2 WHERE id = $1`
+	tmplCustomerPrefWA      = `UPDATE {customers} SET pref_whatsapp = $2 WHERE id = $1`
+	tmplCustomerVersion     = `UPDATE {customers} SET version = $2, updated_at = $3 WHERE id = $1`
+	tmplCustomerErased      = `UPDATE {customers} SET name = '', email = '', phone = '', date_of_birth = NULL,
 		email_index = '', phone_index = '', erased_at = $2, version = $3, updated_at = $4 WHERE id = $1`
+	tmplDeleteNameTokens = `DELETE FROM {customer_name_tokens} WHERE customer_id = $1`
+	tmplInsertNameToken  = `INSERT INTO {customer_name_tokens} (customer_id, token) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+)
+
+// The statements Reindex runs on the live tables (and on the command
+// side's customer_emails claims, which are not a read model).
+const (
 	sqlCustomerIndexes   = `UPDATE customers SET email_index = $2, phone_index = $3 WHERE id = $1`
-	sqlDeleteNameTokens  = `DELETE FROM customer_name_tokens WHERE customer_id = $1`
-	sqlInsertNameToken   = `INSERT INTO customer_name_tokens (customer_id, token) VALUES ($1, $2) ON CONFLICT DO NOTHING`
 	sqlDeleteEmailClaims = `DELETE FROM customer_emails WHERE customer_id = $1`
 	sqlInsertEmailClaim  = `INSERT INTO customer_emails (email_index, customer_id) VALUES ($1, $2)`
 )
+
+// customerSQL is the customers read model's SQL for one target.
+type customerSQL struct {
+	insert, verified, name, email, phone, dateOfBirth, prefEmail, prefWA, version, erased string
+	tokens                                                                                nameTokenSQL
+}
+
+// nameTokenSQL replaces a customer's name tokens in one target.
+type nameTokenSQL struct{ delete, insert string }
+
+var customerTables = []string{"customers", "customer_name_tokens"}
+
+func customerStatements(to Target) customerSQL {
+	r := func(s string) string { return render(s, to, customerTables...) }
+	return customerSQL{
+		insert: r(tmplInsertCustomer), verified: r(tmplCustomerVerified), name: r(tmplCustomerName), email: r(tmplCustomerEmail),
+		phone: r(tmplCustomerPhone), dateOfBirth: r(tmplCustomerDateOfBirth), prefEmail: r(tmplCustomerPrefEmail),
+		prefWA: r(tmplCustomerPrefWA), version: r(tmplCustomerVersion), erased: r(tmplCustomerErased),
+		tokens: nameTokenSQL{delete: r(tmplDeleteNameTokens), insert: r(tmplInsertNameToken)},
+	}
+}
+
+// liveNameTokens is what Reindex replaces name tokens with.
+var liveNameTokens = customerStatements(Live).tokens
 
 const customerCols = `id, name, email, phone, date_of_birth, channel, pref_email, pref_whatsapp, email_verified, version, created_at, updated_at, erased_at`
 
@@ -73,63 +103,86 @@ const sqlSearchCustomers = `SELECT ` + customerCols + ` FROM customers c
 // customerField is the field a customers column is sealed as.
 func customerField(column string) string { return "customers." + column }
 
-var errNoVault = errors.New("projection: no personal.Vault configured: set Projector.Vault and pass one to NewReader")
+var errNoVault = errors.New("projection: no personal.Vault configured: pass one to ReadModels (or set Projector.Vault) and to NewReader")
 
-// projectCustomer updates the customers read model for a customer event.
-// handled is false for any other event.
-func (pr Projector) projectCustomer(ctx context.Context, tx database.Tx, env event.Envelope, p event.Payload) (handled bool, err error) {
-	at := env.OccurredAt.UTC()
-	v := env.AggregateVersion
-	if e, ok := event.As[customer.Registered](p); ok {
-		return true, pr.registered(ctx, tx, e, v, at)
-	}
-	if e, ok := event.As[customer.EmailVerified](p); ok {
-		_, err := tx.Exec(ctx, sqlCustomerVerified, e.CustomerID, v, at)
-		return true, err
-	}
-	if e, ok := event.As[customer.ProfileUpdated](p); ok {
-		return true, pr.profileUpdated(ctx, tx, e, v, at)
-	}
-	if e, ok := event.As[customer.PersonalDataErased](p); ok {
-		if _, err := tx.Exec(ctx, sqlCustomerErased, e.CustomerID, e.ErasedAt.UTC(), v, at); err != nil {
-			return true, err
-		}
-		_, err := tx.Exec(ctx, sqlDeleteNameTokens, e.CustomerID)
-		return true, err
-	}
-	return false, nil
+// customers is the customers read model (with customer_name_tokens). vault
+// seals the personal columns and computes the blind indexes.
+type customers struct {
+	vault *personal.Vault
+	sql   [len(targets)]customerSQL
 }
 
-func (pr Projector) registered(ctx context.Context, tx database.Tx, e customer.Registered, v int64, at time.Time) error {
-	if pr.Vault == nil {
+func newCustomers(vault *personal.Vault) *customers {
+	c := &customers{vault: vault}
+	for _, to := range targets {
+		c.sql[to] = customerStatements(to)
+	}
+	return c
+}
+
+func (*customers) Name() string { return NameCustomers }
+
+func (*customers) Events() []string {
+	return []string{customer.EventRegistered, customer.EventEmailVerified, customer.EventProfileUpdated, customer.EventErased}
+}
+
+func (*customers) Tables() []string { return customerTables }
+
+// Apply updates the customers read model for a customer event.
+func (c *customers) Apply(ctx context.Context, tx database.Tx, to Target, env event.Envelope, p event.Payload) error {
+	at := env.OccurredAt.UTC()
+	v := env.AggregateVersion
+	s := &c.sql[to]
+	if e, ok := event.As[customer.Registered](p); ok {
+		return c.registered(ctx, tx, s, e, v, at)
+	}
+	if e, ok := event.As[customer.EmailVerified](p); ok {
+		_, err := tx.Exec(ctx, s.verified, e.CustomerID, v, at)
+		return err
+	}
+	if e, ok := event.As[customer.ProfileUpdated](p); ok {
+		return c.profileUpdated(ctx, tx, s, e, v, at)
+	}
+	if e, ok := event.As[customer.PersonalDataErased](p); ok {
+		if _, err := tx.Exec(ctx, s.erased, e.CustomerID, e.ErasedAt.UTC(), v, at); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, s.tokens.delete, e.CustomerID)
+		return err
+	}
+	return nil
+}
+
+func (c *customers) registered(ctx context.Context, tx database.Tx, s *customerSQL, e customer.Registered, v int64, at time.Time) error {
+	if c.vault == nil {
 		return errNoVault
 	}
 	id := e.CustomerID
-	name, err := pr.seal(ctx, tx, id, "name", e.Name)
+	name, err := c.seal(ctx, tx, id, "name", e.Name)
 	if err != nil {
 		return err
 	}
-	email, err := pr.seal(ctx, tx, id, "email", e.Email)
+	email, err := c.seal(ctx, tx, id, "email", e.Email)
 	if err != nil {
 		return err
 	}
-	phone, err := pr.seal(ctx, tx, id, "phone", e.Phone)
+	phone, err := c.seal(ctx, tx, id, "phone", e.Phone)
 	if err != nil {
 		return err
 	}
-	dob, err := pr.sealDateOfBirth(ctx, tx, id, e.DateOfBirth)
+	dob, err := c.sealDateOfBirth(ctx, tx, id, e.DateOfBirth)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, sqlInsertCustomer, id, name, email, phone, dob, e.Channel, e.Preferences.Email, e.Preferences.WhatsApp,
-		pr.Vault.Index(personal.KindEmail, e.Email), pr.Vault.Index(personal.KindPhone, e.Phone), v, at); err != nil {
+	if _, err := tx.Exec(ctx, s.insert, id, name, email, phone, dob, e.Channel, e.Preferences.Email, e.Preferences.WhatsApp,
+		c.vault.Index(personal.KindEmail, e.Email), c.vault.Index(personal.KindPhone, e.Phone), v, at); err != nil {
 		return err
 	}
-	return replaceNameTokens(ctx, tx, pr.Vault, id, e.Name)
+	return replaceNameTokens(ctx, tx, s.tokens, c.vault, id, e.Name)
 }
 
-func (pr Projector) profileUpdated(ctx context.Context, tx database.Tx, e customer.ProfileUpdated, v int64, at time.Time) error {
-	if pr.Vault == nil {
+func (c *customers) profileUpdated(ctx context.Context, tx database.Tx, s *customerSQL, e customer.ProfileUpdated, v int64, at time.Time) error {
+	if c.vault == nil {
 		return errNoVault
 	}
 	// Refuse the whole event before changing anything when it names a field
@@ -145,63 +198,63 @@ func (pr Projector) profileUpdated(ctx context.Context, tx database.Tx, e custom
 	}
 	id := e.CustomerID
 	for _, f := range fields {
-		if err := pr.change(ctx, tx, id, f, e.Changes[f].New); err != nil {
+		if err := c.change(ctx, tx, s, id, f, e.Changes[f].New); err != nil {
 			return fmt.Errorf("customer change of %s: %w", f, err)
 		}
 	}
-	_, err := tx.Exec(ctx, sqlCustomerVersion, id, v, at)
+	_, err := tx.Exec(ctx, s.version, id, v, at)
 	return err
 }
 
 // change applies the new value of one known field.
-func (pr Projector) change(ctx context.Context, tx database.Tx, id, field string, value any) error {
+func (c *customers) change(ctx context.Context, tx database.Tx, s *customerSQL, id, field string, value any) error {
 	switch field {
 	case customer.FieldPreferencesEmail, customer.FieldPreferencesWA:
 		b, ok := value.(bool)
 		if !ok {
 			return fmt.Errorf("new value is %T, not a boolean", value)
 		}
-		q := sqlCustomerPrefEmail
+		q := s.prefEmail
 		if field == customer.FieldPreferencesWA {
-			q = sqlCustomerPrefWA
+			q = s.prefWA
 		}
 		_, err := tx.Exec(ctx, q, id, b)
 		return err
 	}
-	s, ok := value.(string)
+	str, ok := value.(string)
 	if !ok {
 		return fmt.Errorf("new value is %T, not a string", value)
 	}
 	switch field {
 	case customer.FieldName:
-		sealed, err := pr.seal(ctx, tx, id, "name", s)
+		sealed, err := c.seal(ctx, tx, id, "name", str)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, sqlCustomerName, id, sealed); err != nil {
+		if _, err := tx.Exec(ctx, s.name, id, sealed); err != nil {
 			return err
 		}
-		return replaceNameTokens(ctx, tx, pr.Vault, id, s)
+		return replaceNameTokens(ctx, tx, s.tokens, c.vault, id, str)
 	case customer.FieldEmail:
-		sealed, err := pr.seal(ctx, tx, id, "email", s)
+		sealed, err := c.seal(ctx, tx, id, "email", str)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, sqlCustomerEmail, id, sealed, pr.Vault.Index(personal.KindEmail, s))
+		_, err = tx.Exec(ctx, s.email, id, sealed, c.vault.Index(personal.KindEmail, str))
 		return err
 	case customer.FieldPhone:
-		sealed, err := pr.seal(ctx, tx, id, "phone", s)
+		sealed, err := c.seal(ctx, tx, id, "phone", str)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, sqlCustomerPhone, id, sealed, pr.Vault.Index(personal.KindPhone, s))
+		_, err = tx.Exec(ctx, s.phone, id, sealed, c.vault.Index(personal.KindPhone, str))
 		return err
 	default: // customer.FieldDateOfBirth
-		dob, err := pr.sealDateOfBirth(ctx, tx, id, s)
+		dob, err := c.sealDateOfBirth(ctx, tx, id, str)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, sqlCustomerDateOfBirth, id, dob)
+		_, err = tx.Exec(ctx, s.dateOfBirth, id, dob)
 		return err
 	}
 }
@@ -209,19 +262,19 @@ func (pr Projector) change(ctx context.Context, tx database.Tx, id, field string
 // seal seals one personal column. A value that reads event.Erased (an
 // erased customer's event, replayed) is stored empty: there is nothing
 // left to seal, and the subject's key is gone.
-func (pr Projector) seal(ctx context.Context, tx database.Tx, id, column, value string) (string, error) {
+func (c *customers) seal(ctx context.Context, tx database.Tx, id, column, value string) (string, error) {
 	if value == event.Erased {
 		return "", nil
 	}
-	return pr.Vault.Seal(ctx, tx, id, customerField(column), value)
+	return c.vault.Seal(ctx, tx, id, customerField(column), value)
 }
 
 // sealDateOfBirth seals a date of birth; none ("" or erased) is NULL.
-func (pr Projector) sealDateOfBirth(ctx context.Context, tx database.Tx, id, dob string) (*string, error) {
+func (c *customers) sealDateOfBirth(ctx context.Context, tx database.Tx, id, dob string) (*string, error) {
 	if dob == "" || dob == event.Erased {
 		return nil, nil
 	}
-	sealed, err := pr.seal(ctx, tx, id, "date_of_birth", dob)
+	sealed, err := c.seal(ctx, tx, id, "date_of_birth", dob)
 	if err != nil {
 		return nil, err
 	}
@@ -229,12 +282,12 @@ func (pr Projector) sealDateOfBirth(ctx context.Context, tx database.Tx, id, dob
 }
 
 // replaceNameTokens makes the customer's name tokens those of name.
-func replaceNameTokens(ctx context.Context, tx database.Tx, vault *personal.Vault, id, name string) error {
-	if _, err := tx.Exec(ctx, sqlDeleteNameTokens, id); err != nil {
+func replaceNameTokens(ctx context.Context, tx database.Tx, s nameTokenSQL, vault *personal.Vault, id, name string) error {
+	if _, err := tx.Exec(ctx, s.delete, id); err != nil {
 		return fmt.Errorf("name tokens of customer %s: %w", id, err)
 	}
 	for _, tok := range vault.NameIndexes(name) {
-		if _, err := tx.Exec(ctx, sqlInsertNameToken, id, tok); err != nil {
+		if _, err := tx.Exec(ctx, s.insert, id, tok); err != nil {
 			return fmt.Errorf("name tokens of customer %s: %w", id, err)
 		}
 	}

@@ -98,7 +98,7 @@ func reindexCustomers(ctx context.Context, tx database.Tx, vault *personal.Vault
 		if _, err := tx.Exec(ctx, sqlCustomerIndexes, r.id, emailIndex, vault.Index(personal.KindPhone, phone)); err != nil {
 			return 0, 0, after, fmt.Errorf("customer %s: %w", r.id, err)
 		}
-		if err := replaceNameTokens(ctx, tx, vault, r.id, name); err != nil {
+		if err := replaceNameTokens(ctx, tx, liveNameTokens, vault, r.id, name); err != nil {
 			return 0, 0, after, err
 		}
 		// The claim of the address, when the customer has one: replaced,

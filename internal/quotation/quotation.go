@@ -19,6 +19,14 @@ const (
 	StatusFailed    = "failed"
 )
 
+// SnapshotSchemaVersion is the version of the shape of Quotation as
+// snapshots keep it (its JSON). Bump it whenever a field of Quotation (or
+// of rating.Quote) is added, removed or renamed, or changes meaning:
+// snapshots of another version are thrown away and the quotation is rebuilt
+// from the events. Every field must survive a JSON round trip (exported, no
+// lossy types).
+const SnapshotSchemaVersion = 1
+
 // Quotation is the state of one quotation, rebuilt from its events.
 type Quotation struct {
 	ID         string `json:"id"`
@@ -59,6 +67,28 @@ func Rebuild(envs []event.Envelope, reg *event.Registry) (*Quotation, error) {
 		return nil, err
 	}
 	return q, nil
+}
+
+// RebuildFrom returns the quotation that from, a state rebuilt earlier (a
+// snapshot at from.Version), becomes with envs, the events of the same
+// quotation that follow it in version order; the first must have version
+// from.Version+1. from is not changed. No envs returns a copy of from; a nil
+// from is Rebuild(envs, reg). Errors are Rebuild's.
+func RebuildFrom(from *Quotation, envs []event.Envelope, reg *event.Registry) (*Quotation, error) {
+	if from == nil {
+		return Rebuild(envs, reg)
+	}
+	q := *from
+	q.Details = slices.Clone(from.Details)
+	q.Quotes = cloneQuotes(from.Quotes)
+	err := event.ReplayAfter(envs, reg, AggregateType, q.ID, q.Version, func(p event.Payload, at time.Time) (string, error) {
+		err := q.ApplyAt(p, at)
+		return q.ID, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &q, nil
 }
 
 // Apply applies one event to q and adds one to its Version. It accepts the

@@ -1,8 +1,8 @@
 // Package recorder commits a command's outcome: it appends the events to the
-// event store, updates the inline read models, and enqueues one job per
-// listener the events start, all in ONE database transaction. Either all of
-// it happens or none of it: no event without its jobs, no job without its
-// event.
+// event store, applies them to the read models that are caught up, and
+// enqueues one job per listener the events start, all in ONE database
+// transaction. Either all of it happens or none of it: no event without its
+// jobs, no job without its event.
 package recorder
 
 import (
@@ -24,10 +24,12 @@ type Router interface {
 	Route(env event.Envelope, p event.Payload) []queue.Job
 }
 
-// Projector updates the read models for one event, inside the transaction
-// that appends it.
-type Projector interface {
-	Project(ctx context.Context, tx database.Tx, env event.Envelope, p event.Payload) error
+// Projections apply the events a transaction has just appended to the read
+// models, inside that transaction (projection.Subscriptions: every read
+// model that is caught up, moving its checkpoint). envs are in position
+// order with no gap; ps are their payloads.
+type Projections interface {
+	ApplyInline(ctx context.Context, tx database.Tx, envs []event.Envelope, ps []event.Payload) error
 }
 
 // Enqueuer inserts jobs in a transaction.
@@ -52,22 +54,22 @@ type Recorded struct {
 
 // Recorder commits changes.
 type Recorder struct {
-	db        database.DB
-	store     *eventstore.Store
-	reg       *event.Registry
-	router    Router
-	projector Projector
-	queue     Enqueuer
-	now       func() time.Time
+	db          database.DB
+	store       *eventstore.Store
+	reg         *event.Registry
+	router      Router
+	projections Projections
+	queue       Enqueuer
+	now         func() time.Time
 }
 
-// New returns a recorder. router and projector may be nil (no listeners, no
-// read models), which tests of the store alone use.
-func New(store *eventstore.Store, reg *event.Registry, router Router, projector Projector, q Enqueuer, now func() time.Time) *Recorder {
+// New returns a recorder. router and projections may be nil (no listeners,
+// no read models), which tests of the store alone use.
+func New(store *eventstore.Store, reg *event.Registry, router Router, projections Projections, q Enqueuer, now func() time.Time) *Recorder {
 	if now == nil {
 		now = time.Now
 	}
-	return &Recorder{db: store.DB(), store: store, reg: reg, router: router, projector: projector, queue: q, now: now}
+	return &Recorder{db: store.DB(), store: store, reg: reg, router: router, projections: projections, queue: q, now: now}
 }
 
 // Registry is the event registry the recorder encodes with.
@@ -102,11 +104,17 @@ func (r *Recorder) Record(ctx context.Context, ec event.Context, before func(ctx
 
 // RecordTx records changes inside the caller's transaction.
 //
-// The read models and the listener jobs are written first and the events
-// last: appending takes the stream-head lock (which orders positions by
-// commit), so the lock is held only for the event inserts and the commit.
-// The append checks the expected version; a stale one rolls back the read
-// models and jobs written before it with the rest of the transaction.
+// The listener jobs are written first, then the events, then the read
+// models. Appending takes the stream-head lock (which orders positions by
+// commit) and holds it to the commit. The read models come after the
+// append because they need the events' positions: a read model is applied
+// inline only if its checkpoint is the position just before the first
+// event (it is caught up), and its checkpoint moves to the last one in
+// this transaction; a read model that is behind is skipped and catches up
+// from the stream (see projection.Subscriptions). Holding the head lock
+// meanwhile is also what makes that compare-and-set safe. The append
+// checks the expected version; a stale one rolls back the jobs written
+// before it with the rest of the transaction.
 func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Context, changes ...Change) ([]Recorded, error) {
 	now := r.now()
 	type prepared struct {
@@ -137,15 +145,6 @@ func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Contex
 				AggregateVersion: c.ExpectedVersion + int64(i) + 1, SchemaVersion: pe.SchemaVersion, Data: pe.Data,
 				Metadata: pe.Metadata, OccurredAt: pe.Metadata.OccurredAt,
 			}
-			if r.projector != nil {
-				if err := r.projector.Project(ctx, tx, env, p); err != nil {
-					if database.IsUniqueViolation(err) {
-						// The read-model row exists: someone recorded this first.
-						return nil, fmt.Errorf("project %s: %w: %w", env.EventName, eventstore.ErrConcurrency, err)
-					}
-					return nil, fmt.Errorf("project %s: %w", env.EventName, err)
-				}
-			}
 			if r.router != nil {
 				jobs = append(jobs, r.router.Route(env, p)...)
 			}
@@ -160,14 +159,28 @@ func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Contex
 			return nil, err
 		}
 	}
-	var out []Recorded
+	var (
+		out  []Recorded
+		envs []event.Envelope
+		ps   []event.Payload
+	)
 	for _, pr := range preps {
-		envs, err := r.store.Append(ctx, tx, pr.change.AggregateType, pr.change.AggregateID, pr.change.ExpectedVersion, pr.pending)
+		appended, err := r.store.Append(ctx, tx, pr.change.AggregateType, pr.change.AggregateID, pr.change.ExpectedVersion, pr.pending)
 		if err != nil {
 			return nil, err
 		}
-		for i, env := range envs {
+		for i, env := range appended {
 			out = append(out, Recorded{Envelope: env, Payload: pr.change.Events[i]})
+			envs, ps = append(envs, env), append(ps, pr.change.Events[i])
+		}
+	}
+	if r.projections != nil && len(envs) > 0 {
+		if err := r.projections.ApplyInline(ctx, tx, envs, ps); err != nil {
+			if database.IsUniqueViolation(err) {
+				// The read-model row exists: someone recorded this first.
+				return nil, fmt.Errorf("project: %w: %w", eventstore.ErrConcurrency, err)
+			}
+			return nil, fmt.Errorf("project: %w", err)
 		}
 	}
 	return out, nil

@@ -31,9 +31,16 @@ func (r router) Route(env event.Envelope, _ event.Payload) []queue.Job {
 // projector writes a row per event, to prove read models roll back too.
 type projector struct{}
 
-func (projector) Project(ctx context.Context, tx database.Tx, env event.Envelope, _ event.Payload) error {
-	_, err := tx.Exec(ctx, `INSERT INTO app_secrets (name, value) VALUES ($1, 'x')`, "projected-"+env.EventID)
-	return err
+func (projector) ApplyInline(ctx context.Context, tx database.Tx, envs []event.Envelope, _ []event.Payload) error {
+	for _, env := range envs {
+		if env.Position == 0 {
+			return errors.New("inline projections need the events' positions")
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO app_secrets (name, value) VALUES ($1, 'x')`, "projected-"+env.EventID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func setup(t *testing.T, db database.DB, queueName string) (*recorder.Recorder, *queue.Queue) {
