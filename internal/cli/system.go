@@ -196,7 +196,8 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	// enqueue); the listeners need the services, which need the recorder.
 	// Build the recorder with late-bound router and queue.
 	late := &lateBinding{}
-	subs, err := projection.New(db, projection.Config{Registry: reg, Opener: store, Logger: logger, Now: now}, projection.ReadModels(vault)...)
+	subs, err := projection.New(db, projection.Config{Registry: reg, Opener: store, Logger: logger, Now: now,
+		ArchiveDir: cfg.ArchiveDir, NewArchiveReader: func(dir string) projection.ArchiveStream { return store.NewArchiveReader(dir) }}, projection.ReadModels(vault)...)
 	if err != nil {
 		return nil, err
 	}
@@ -301,6 +302,7 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 		Webhooks:    s.Webhooks,
 		Auth:        s.Tokens,
 		Access:      app.NewAccessService(deps),
+		Consistency: app.Consistency{DB: db},
 		WhatsAppWebhook: httpapi.WebhookConfig{
 			VerifyToken: cfg.WhatsAppWebhookVerifyToken,
 			AppSecret:   cfg.WhatsAppAppSecret,

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"insure/internal/auth"
+	"insure/internal/projection"
 )
 
 // rule says who may call one route.
@@ -98,6 +99,25 @@ func accessTable() map[string]rule {
 
 		"GET /api/v1/webhooks/whatsapp":  public(),
 		"POST /api/v1/webhooks/whatsapp": public(),
+	}
+}
+
+// readModelTable is the read-model table: for every route served from
+// projections, by the exact pattern routes registers it with, the
+// projections it reads. These routes take ?min_position=N and wait until
+// every projection listed has applied the event at position N (see
+// consistent); other routes read the event store or process state, which
+// are never behind. NewServer fails for an entry naming no route.
+func readModelTable() map[string][]string {
+	return map[string][]string{
+		"GET /api/v1/customers":       {projection.NameCustomers},
+		"GET /api/v1/customers/{id}":  {projection.NameCustomers},
+		"GET /api/v1/quotations/{id}": {projection.NameQuotations},
+		"GET /api/v1/policies":        {projection.NamePolicies},
+		"GET /api/v1/policies/{id}":   {projection.NamePolicies},
+		"GET /api/v1/messages":        {projection.NameMessages},
+		"GET /api/v1/documents/{id}":  {projection.NameDocuments},
+		"GET /api/v1/audit/access":    {projection.NameAccessLog},
 	}
 }
 

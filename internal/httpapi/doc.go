@@ -41,6 +41,12 @@
 // is answered with 429 rate_limited and Retry-After. The client IP is the
 // connection's peer: forwarding headers are not trusted.
 //
+// Reads can see the client's own writes (consistency.go): a write that
+// committed events answers with X-Event-Position, the position of its last
+// event, and the reads of projections (the read-model table in access.go)
+// take ?min_position=N, waiting through Services.Consistency until those
+// projections have applied N, or answering 503 with Retry-After.
+//
 // The contracttest subpackage checks every request and response against
 // api/openapi.yaml; the tests here run every endpoint through it.
 package httpapi

@@ -36,6 +36,7 @@ var (
 	_ httpapi.Health        = (*fakeHealth)(nil)
 	_ httpapi.Webhooks      = (*fakeWebhooks)(nil)
 	_ httpapi.Access        = (*fakeAccess)(nil)
+	_ httpapi.Consistency   = (*fakeConsistency)(nil)
 )
 
 var errNotSet = apperr.New(apperr.NotFound, "fake: method not set up")
@@ -338,6 +339,17 @@ func (l *accessLog) all() []recordedAccess {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]recordedAccess(nil), l.items...)
+}
+
+type fakeConsistency struct {
+	WaitForFn func(ctx context.Context, projections []string, position int64) error
+}
+
+func (f *fakeConsistency) WaitFor(ctx context.Context, projections []string, position int64) error {
+	if f.WaitForFn == nil {
+		return errNotSet
+	}
+	return f.WaitForFn(ctx, projections, position)
 }
 
 // Fixtures: views as the real services would return them.

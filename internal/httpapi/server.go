@@ -21,6 +21,8 @@ type Server struct {
 	mux    *http.ServeMux
 	// access is the access table (accessTable, except in tests).
 	access map[string]rule
+	// readModels is the read-model table (readModelTable).
+	readModels map[string][]string
 	// patterns lists every pattern registered on mux, in order.
 	patterns []string
 	// errs collects what is wrong with the routes as they are registered.
@@ -63,7 +65,7 @@ func newServer(s Services, logger *slog.Logger, now func() time.Time, access map
 	if err := s.Limits.validate(); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
-	srv := &Server{svc: s, logger: logger, now: now, mux: http.NewServeMux(), access: access, limiter: newLimiter(s.Limits.withDefaults())}
+	srv := &Server{svc: s, logger: logger, now: now, mux: http.NewServeMux(), access: access, readModels: readModelTable(), limiter: newLimiter(s.Limits.withDefaults())}
 	srv.routes()
 	if err := srv.checkAccess(); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
@@ -155,12 +157,18 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 		s.errs = append(s.errs, err)
 		return
 	}
+	if names, ok := s.readModels[pattern]; ok {
+		h = s.consistent(names, h)
+	}
 	if rule.public {
 		h = s.limitedByIP(h)
 	} else {
 		h = s.authorized(pattern, rule, h)
 	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w, r = withPositionHeader(w, r)
+		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
@@ -180,6 +188,16 @@ func (s *Server) checkAccess() error {
 	sort.Strings(stale)
 	for _, pattern := range stale {
 		errs = append(errs, fmt.Errorf("the access table (access.go) has an entry for %q, which is not a route; remove it or fix its pattern", pattern))
+	}
+	stale = stale[:0]
+	for pattern := range s.readModels {
+		if !slices.Contains(s.patterns, pattern) {
+			stale = append(stale, pattern)
+		}
+	}
+	sort.Strings(stale)
+	for _, pattern := range stale {
+		errs = append(errs, fmt.Errorf("the read-model table (access.go) has an entry for %q, which is not a route; remove it or fix its pattern", pattern))
 	}
 	return errors.Join(errs...)
 }

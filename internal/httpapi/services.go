@@ -149,6 +149,16 @@ type Access interface {
 	List(ctx context.Context, subject, after string, limit int) ([]projection.Access, string, error)
 }
 
+// Consistency lets reads wait for the read models (read your writes).
+type Consistency interface {
+	// WaitFor waits until every named projection has applied the event at
+	// position (its checkpoint is at position or beyond), for as long as
+	// ctx allows. It fails with apperr.Unavailable, naming the projection
+	// and its position, when they do not get there in time, and with
+	// ctx's error when ctx is cancelled.
+	WaitFor(ctx context.Context, projections []string, position int64) error
+}
+
 // WebhookConfig holds the WhatsApp Cloud API webhook's secrets, from the Meta
 // app's settings. Both must be set for the webhook to be served; while
 // either is empty its routes answer 404. String and LogValue redact them.
@@ -194,7 +204,9 @@ func redacted(secret string) string {
 // Webhooks or a complete WhatsAppWebhook, the WhatsApp webhook's routes
 // answer 404; without Access, the reads it would record are served
 // unrecorded (NewServer logs a warning) and GET /api/v1/audit/access
-// answers 404. Limits may be left zero for its defaults.
+// answers 404; without Consistency, a read with min_position above 0
+// answers 503. Limits, Stream and MinPositionWait may be left zero for
+// their defaults.
 type Services struct {
 	// Auth authenticates the bearer token of every request to a route
 	// that is not public (see access.go).
@@ -225,4 +237,11 @@ type Services struct {
 	// Stream tunes GET /api/v1/events/stream; the zero value takes the
 	// defaults (see StreamSettings).
 	Stream StreamSettings
+
+	// Consistency serves ?min_position= on the reads of projections (see
+	// readModelTable).
+	Consistency Consistency
+	// MinPositionWait is the longest a read waits for min_position
+	// before it is answered with 503 (default 5s).
+	MinPositionWait time.Duration
 }

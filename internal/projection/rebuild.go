@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"insure/internal/database"
@@ -68,9 +67,15 @@ var ErrRebuildTaken = errors.New("another rebuild of this projection is running 
 // (10 s; the swap fails and can be run again rather than block readers
 // longer); on SQLite readers keep reading their snapshot (WAL).
 //
+// Events archived by `insure events archive` are read from the archive
+// segments (Config.ArchiveDir) merged with the table, during the copy.
+//
 // Run one rebuild of a projection at a time. Errors: ErrUnknownProjection,
-// ErrRebuildTaken, the first failure to decode or apply an event, those of
-// the database, and ctx's; the live tables are untouched by all of them.
+// ErrRebuildTaken, ErrArchived (the archive directory cannot be read),
+// those of the archive reader (eventstore.ErrArchiveCorrupt for a segment
+// that does not verify), the first failure to decode or apply an event,
+// those of the database, and ctx's; the live tables are untouched by all
+// of them.
 func (s *Subscriptions) Rebuild(ctx context.Context, name string, opts RebuildOptions) (Progress, error) {
 	p, err := s.lookup(name)
 	if err != nil {
@@ -117,7 +122,9 @@ func (s *Subscriptions) Rebuild(ctx context.Context, name string, opts RebuildOp
 	}
 
 	// Copy, batch by batch, until within one batch of the head.
-	withinOneBatch := func(b batch) bool { return b.head-b.from <= int64(opts.BatchSize) }
+	// The archived stretch is copied here too, so that the swap, holding
+	// the head lock, reads the table only.
+	withinOneBatch := func(b batch) bool { return b.head-b.from <= int64(opts.BatchSize) && b.from >= b.archived }
 	_, err = s.catchUp(ctx, p, Shadow, opts.BatchSize, withinOneBatch, func(b batch, n int64) {
 		prog.Position, prog.Head, prog.Applied, prog.Elapsed = b.to, b.head, prog.Applied+n, time.Since(start)
 		report(prog)
@@ -130,6 +137,11 @@ func (s *Subscriptions) Rebuild(ctx context.Context, name string, opts RebuildOp
 	}
 
 	// Swap: the rest of the events and the tables, under the head lock.
+	src, err := s.newSource(ctx)
+	if err != nil {
+		return prog, fmt.Errorf("rebuild %s: %w", name, err)
+	}
+	defer src.close()
 	prog.Phase = "swap"
 	prog.Elapsed = time.Since(start)
 	report(prog)
@@ -154,8 +166,14 @@ func (s *Subscriptions) Rebuild(ctx context.Context, name string, opts RebuildOp
 			return ErrRebuildTaken
 		}
 		rest := batch{from: pos, to: head, head: head}
-		if !s.setSQL[s.byName[p.Name()]] {
-			if rest.envs, err = s.read(ctx, tx, p, pos, head, math.MaxInt32); err != nil {
+		archived, err := src.archived(ctx, tx)
+		if err != nil {
+			return err
+		}
+		// A range applied in SQL reads the table only: not one that an
+		// archive run reached meanwhile.
+		if !s.setSQL[s.byName[p.Name()]] || pos < archived {
+			if rest.envs, err = s.readRange(ctx, src, tx, p, pos, head); err != nil {
 				return err
 			}
 			if rest.ps, err = s.decode(ctx, tx, rest.envs); err != nil {

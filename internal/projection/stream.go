@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -133,18 +135,123 @@ func apply(ctx context.Context, tx database.Tx, p Projection, to Target, envs []
 
 // batch is one batch of a projection's events: those after from up to to.
 // envs and ps are nil when the projection applies the range in SQL.
+// archived is the last archived position when the batch was read.
 type batch struct {
 	from, to, head int64
+	archived       int64
 	envs           []event.Envelope
 	ps             []event.Payload
+}
+
+// source is where one catch-up reads the stream: the event_store table,
+// and, while its checkpoint is below the last archived position, the
+// archive segments merged with the table. Used by one goroutine at a time.
+type source struct {
+	s *Subscriptions
+	// archiveTable says whether event_archive_segments exists (it does
+	// once the migrations have run).
+	archiveTable bool
+	ar           ArchiveStream
+}
+
+// newSource returns the source of a catch-up.
+func (s *Subscriptions) newSource(ctx context.Context) (*source, error) {
+	ok, err := tableExists(ctx, s.db, s.db.Dialect(), "event_archive_segments")
+	if err != nil {
+		return nil, err
+	}
+	return &source{s: s, archiveTable: ok}, nil
+}
+
+// archived returns the last archived position as q sees it (0 when
+// nothing was archived).
+func (src *source) archived(ctx context.Context, q database.Querier) (int64, error) {
+	if !src.archiveTable {
+		return 0, nil
+	}
+	var last int64
+	if err := q.QueryRow(ctx, `SELECT COALESCE(MAX(last_position), 0) FROM event_archive_segments`).Scan(&last); err != nil {
+		return 0, fmt.Errorf("archived positions: %w", err)
+	}
+	return last, nil
+}
+
+// reader returns the archive reader, opening it on first use. It returns
+// ErrArchived when there is no archive reader or its directory cannot be
+// read.
+func (src *source) reader(p Projection, after, archived int64) (ArchiveStream, error) {
+	if src.ar != nil {
+		return src.ar, nil
+	}
+	s := src.s
+	if s.newArchive == nil || s.archiveDir == "" {
+		return nil, fmt.Errorf("projection %s at position %d: %w (up to position %d; no archive directory is configured)",
+			p.Name(), after, ErrArchived, archived)
+	}
+	f, err := os.Open(s.archiveDir)
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = f.Stat(); err == nil && !fi.IsDir() {
+			err = errors.New("not a directory")
+		}
+		_ = f.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("projection %s at position %d: %w (up to position %d; archive directory %q: %v)",
+			p.Name(), after, ErrArchived, archived, s.archiveDir, err)
+	}
+	src.ar = s.newArchive(s.archiveDir)
+	return src.ar, nil
+}
+
+// close releases the archive reader, if one was opened.
+func (src *source) close() {
+	if src.ar != nil {
+		_ = src.ar.Close()
+		src.ar = nil
+	}
+}
+
+// names returns the stored names of p's events (nil for every event).
+func (s *Subscriptions) names(p Projection) []string {
+	if p.Events() == nil {
+		return nil
+	}
+	return s.stored[s.byName[p.Name()]]
+}
+
+// readArchived returns up to limit of the events p reads after position
+// after, archived or in the table, as q sees them, keeping only those up
+// to upto, in the stream reader's view (no metadata, no created_at). full
+// says whether the events returned are all of p's up to upto.
+func (src *source) readArchived(ctx context.Context, q database.Querier, p Projection, after, upto, archived int64, limit int) (envs []event.Envelope, full bool, err error) {
+	ar, err := src.reader(p, after, archived)
+	if err != nil {
+		return nil, false, err
+	}
+	got, err := ar.ReadAll(ctx, q, after, limit, src.s.names(p))
+	if err != nil {
+		src.close()
+		return nil, false, fmt.Errorf("projection %s: read the archive after %d: %w", p.Name(), after, err)
+	}
+	envs = make([]event.Envelope, 0, len(got))
+	for _, env := range got {
+		if env.Position > upto {
+			return envs, true, nil
+		}
+		envs = append(envs, streamView(env))
+	}
+	return envs, len(got) == 0, nil
 }
 
 // fetch reads the batch of p's events after from, as the reader pool sees
 // the stream: up to limit events, decoded (or, for a projection that
 // applies ranges in SQL, the next limit positions). to is the head when
 // the batch holds every event up to it, else the last event's position. A
-// batch with from == head means caught up.
-func (s *Subscriptions) fetch(ctx context.Context, p Projection, from int64, limit int) (batch, error) {
+// batch with from == head means caught up. While from is below the last
+// archived position, the batch is read from the archive merged with the
+// table (and decoded, whatever the projection).
+func (s *Subscriptions) fetch(ctx context.Context, src *source, p Projection, from int64, limit int) (batch, error) {
 	// The head first: every event up to it is committed, so the events
 	// read next (in a later snapshot) include all of them.
 	head, err := s.head(ctx, s.db)
@@ -155,12 +262,28 @@ func (s *Subscriptions) fetch(ctx context.Context, p Projection, from int64, lim
 	if from >= head {
 		return b, nil
 	}
+	if b.archived, err = src.archived(ctx, s.db); err != nil {
+		return b, err
+	}
+	if from < b.archived {
+		return s.fetchArchived(ctx, src, p, b, limit)
+	}
 	if s.setSQL[s.byName[p.Name()]] {
 		b.to = min(head, from+int64(limit)*setBatchFactor)
 		return b, nil
 	}
 	if b.envs, err = s.read(ctx, s.db, p, from, head, limit); err != nil {
 		return b, err
+	}
+	// An archive run that committed after the read may have moved events
+	// after from out of the table before it: read them from the archive.
+	if src.archiveTable {
+		if b.archived, err = src.archived(ctx, s.db); err != nil {
+			return b, err
+		}
+		if from < b.archived {
+			return s.fetchArchived(ctx, src, p, b, limit)
+		}
 	}
 	if b.ps, err = s.decode(ctx, s.db, b.envs); err != nil {
 		return b, fmt.Errorf("projection %s: %w", p.Name(), err)
@@ -170,6 +293,47 @@ func (s *Subscriptions) fetch(ctx context.Context, p Projection, from int64, lim
 		b.to = b.envs[len(b.envs)-1].Position
 	}
 	return b, nil
+}
+
+// fetchArchived reads b from the archive merged with the table.
+func (s *Subscriptions) fetchArchived(ctx context.Context, src *source, p Projection, b batch, limit int) (batch, error) {
+	envs, full, err := src.readArchived(ctx, s.db, p, b.from, b.head, b.archived, limit)
+	if err != nil {
+		return b, err
+	}
+	b.envs = envs
+	if b.ps, err = s.decode(ctx, s.db, b.envs); err != nil {
+		return b, fmt.Errorf("projection %s: %w", p.Name(), err)
+	}
+	b.to = b.head
+	if !full {
+		b.to = envs[len(envs)-1].Position
+	}
+	return b, nil
+}
+
+// readRange returns every event of p after position after up to upto, as
+// q sees the stream, archived ones included.
+func (s *Subscriptions) readRange(ctx context.Context, src *source, q database.Querier, p Projection, after, upto int64) ([]event.Envelope, error) {
+	archived, err := src.archived(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if after >= archived {
+		return s.read(ctx, q, p, after, upto, math.MaxInt32)
+	}
+	out := []event.Envelope{}
+	for {
+		envs, full, err := src.readArchived(ctx, q, p, after, upto, archived, 0)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, envs...)
+		if full {
+			return out, nil
+		}
+		after = envs[len(envs)-1].Position
+	}
 }
 
 // setBatchFactor is how many more positions a batch of a projection that
@@ -184,10 +348,10 @@ type fetched struct {
 
 // prefetch runs fetch in the background, so that the next batch is read
 // and decoded while the current one is applied.
-func (s *Subscriptions) prefetch(ctx context.Context, p Projection, from int64, limit int) <-chan fetched {
+func (s *Subscriptions) prefetch(ctx context.Context, src *source, p Projection, from int64, limit int) <-chan fetched {
 	ch := make(chan fetched, 1)
 	go func() {
-		b, err := s.fetch(ctx, p, from, limit)
+		b, err := s.fetch(ctx, src, p, from, limit)
 		ch <- fetched{b, err}
 	}()
 	return ch
@@ -195,8 +359,10 @@ func (s *Subscriptions) prefetch(ctx context.Context, p Projection, from int64, 
 
 // commit applies a fetched batch and moves the checkpoint cp from b.from
 // to b.to in one transaction. It returns errMoved, having applied
-// nothing, when the checkpoint is no longer at b.from.
-func (s *Subscriptions) commit(ctx context.Context, p Projection, to Target, cp string, b batch) (int64, error) {
+// nothing, when the checkpoint is no longer at b.from, or when b is a
+// range applied in SQL and an archive run has since moved events after
+// b.from out of the table.
+func (s *Subscriptions) commit(ctx context.Context, src *source, p Projection, to Target, cp string, b batch) (int64, error) {
 	var applied int64
 	err := s.db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
 		// The compare-and-set first: it takes the checkpoint's row lock
@@ -208,6 +374,18 @@ func (s *Subscriptions) commit(ctx context.Context, p Projection, to Target, cp 
 		}
 		if n == 0 {
 			return errMoved
+		}
+		if b.envs == nil && src.archiveTable {
+			// A range applied in SQL reads the table: if an archive run
+			// has moved some of it out since the fetch, read it again
+			// (through the archive).
+			archived, err := src.archived(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if b.from < archived {
+				return errMoved
+			}
 		}
 		applied, err = s.applyBatch(ctx, tx, p, to, b)
 		return err
@@ -239,9 +417,12 @@ func (s *Subscriptions) applyBatch(ctx context.Context, tx database.Tx, p Projec
 // CatchUp applies the events after the checkpoint of the projection called
 // name until it reaches the head as it was when CatchUp began, batch by
 // batch, each in one transaction with its checkpoint's move. It returns
-// how many events it applied. Errors: ErrUnknownProjection, the first
-// failure to decode or apply an event (the checkpoint stays before it),
-// those of the database, and ctx's.
+// how many events it applied. While the checkpoint is below the last
+// archived position it reads the archive merged with the table. Errors:
+// ErrUnknownProjection, ErrArchived (the archive directory cannot be
+// read), those of the archive reader (eventstore.ErrArchiveCorrupt), the
+// first failure to decode or apply an event (the checkpoint stays before
+// it), those of the database, and ctx's.
 func (s *Subscriptions) CatchUp(ctx context.Context, name string) (int64, error) {
 	p, err := s.lookup(name)
 	if err != nil {
@@ -268,16 +449,16 @@ func (s *Subscriptions) catchUp(ctx context.Context, p Projection, to Target, li
 	if !ok {
 		return 0, fmt.Errorf("projection %s has no checkpoint %q: run Ensure (the runner and a rebuild do)", p.Name(), cp)
 	}
-	if archived, err := s.archivedUpTo(ctx); err != nil {
+	src, err := s.newSource(ctx)
+	if err != nil {
 		return 0, err
-	} else if pos < archived {
-		return 0, fmt.Errorf("projection %s at position %d: %w (up to position %d)", p.Name(), pos, ErrArchived, archived)
 	}
-	next := s.prefetch(ctx, p, pos, limit)
+	next := s.prefetch(ctx, src, p, pos, limit)
 	defer func() {
 		if next != nil {
 			<-next // let the read in flight end before returning
 		}
+		src.close()
 	}()
 	target := int64(-1)
 	for {
@@ -296,8 +477,8 @@ func (s *Subscriptions) catchUp(ctx context.Context, p Projection, to Target, li
 		if err := ctx.Err(); err != nil {
 			return applied, err
 		}
-		next = s.prefetch(ctx, p, b.to, limit)
-		n, err := s.commit(ctx, p, to, cp, b)
+		next = s.prefetch(ctx, src, p, b.to, limit)
+		n, err := s.commit(ctx, src, p, to, cp, b)
 		if errors.Is(err, errMoved) {
 			// Someone else moved the checkpoint: start again from it.
 			<-next
@@ -305,7 +486,7 @@ func (s *Subscriptions) catchUp(ctx context.Context, p Projection, to Target, li
 				next = nil
 				return applied, err
 			}
-			next = s.prefetch(ctx, p, pos, limit)
+			next = s.prefetch(ctx, src, p, pos, limit)
 			continue
 		}
 		if err != nil {
@@ -334,20 +515,8 @@ func (s *Subscriptions) recordError(ctx context.Context, name string, cause erro
 
 // ErrArchived means events the projection has not applied yet were moved
 // out of the event_store table into archive segments (insure events
-// archive): the catch-up and rebuilds read the table only, so they cannot
-// build the projection from there.
-var ErrArchived = errors.New("events it still needs were archived out of the event store table; catch-up and rebuilds read the table only")
-
-// archivedUpTo returns the last position of any archive segment (0 when
-// nothing was archived, or the archive's table does not exist).
-func (s *Subscriptions) archivedUpTo(ctx context.Context) (int64, error) {
-	ok, err := tableExists(ctx, s.db, s.db.Dialect(), "event_archive_segments")
-	if err != nil || !ok {
-		return 0, err
-	}
-	var last int64
-	if err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(last_position), 0) FROM event_archive_segments`).Scan(&last); err != nil {
-		return 0, fmt.Errorf("archived positions: %w", err)
-	}
-	return last, nil
-}
+// archive), and the archive cannot be read: no archive directory is
+// configured, or it is missing or unreadable. Catch-up and rebuilds read
+// archived events from ARCHIVE_DIR; point it at the directory the archive
+// runs wrote to.
+var ErrArchived = errors.New("events it still needs were archived out of the event store table and the archive directory cannot be read: set ARCHIVE_DIR to the directory insure events archive wrote its segments to")

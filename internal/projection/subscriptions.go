@@ -41,8 +41,26 @@ type Config struct {
 	// BatchSize is how many events one catch-up transaction applies
 	// (default 1000). A rebuild takes its own (RebuildOptions.BatchSize).
 	BatchSize int
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// ArchiveDir is where `insure events archive` keeps its segments
+	// (ARCHIVE_DIR). Catch-up and rebuilds read the events archived after
+	// a checkpoint from there, through NewArchiveReader.
+	ArchiveDir string
+	// NewArchiveReader returns a reader of the stream with the archived
+	// events in dir in their places (*eventstore.Store's
+	// NewArchiveReader). When nil, or when ArchiveDir cannot be read,
+	// catch-up and rebuilds that need archived events fail with
+	// ErrArchived.
+	NewArchiveReader func(dir string) ArchiveStream
+	Logger           *slog.Logger
+	Now              func() time.Time
+}
+
+// ArchiveStream reads the global stream across the archive segments and
+// the event_store table, batch by batch, in position order, as stored
+// (*eventstore.ArchiveReader does). Not used concurrently.
+type ArchiveStream interface {
+	ReadAll(ctx context.Context, q database.Querier, after int64, limit int, names []string) ([]event.Envelope, error)
+	Close() error
 }
 
 // Subscriptions feed named projections from the global event stream. Each
@@ -97,8 +115,11 @@ type Subscriptions struct {
 	setSQL []bool
 	sqlCAS string
 	batch  int
-	log    *slog.Logger
-	now    func() time.Time
+	// archiveDir and newArchive read archived events (Config).
+	archiveDir string
+	newArchive func(dir string) ArchiveStream
+	log        *slog.Logger
+	now        func() time.Time
 }
 
 // New returns subscriptions on db feeding projs. It fails on a projection
@@ -118,7 +139,7 @@ func New(db database.DB, cfg Config, projs ...Projection) (*Subscriptions, error
 		cfg.Now = time.Now
 	}
 	s := &Subscriptions{db: db, reg: cfg.Registry, opener: cfg.Opener, byName: map[string]int{}, byEvent: map[string][]int{},
-		batch: cfg.BatchSize, log: cfg.Logger, now: func() time.Time { return cfg.Now().UTC() }}
+		batch: cfg.BatchSize, archiveDir: cfg.ArchiveDir, newArchive: cfg.NewArchiveReader, log: cfg.Logger, now: func() time.Time { return cfg.Now().UTC() }}
 	for i, p := range projs {
 		name := p.Name()
 		switch _, dup := s.byName[name]; {

@@ -83,7 +83,8 @@ func (r *Recorder) DB() database.DB { return r.db }
 
 // Record commits changes in one new transaction. before, when not nil, runs
 // first in the same transaction (for example to claim a unique email
-// address); its error aborts everything.
+// address); its error aborts everything. After the commit, a PositionSink
+// in ctx (WithPositionSink) observes the positions of the events recorded.
 func (r *Recorder) Record(ctx context.Context, ec event.Context, before func(ctx context.Context, tx database.Tx) error, changes ...Change) ([]Recorded, error) {
 	var out []Recorded
 	err := r.db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
@@ -98,6 +99,9 @@ func (r *Recorder) Record(ctx context.Context, ec event.Context, before func(ctx
 	})
 	if err != nil {
 		return nil, mapError(err)
+	}
+	for _, rec := range out {
+		ObservePosition(ctx, rec.Position)
 	}
 	return out, nil
 }
