@@ -49,13 +49,39 @@ func (s *CustomerService) Register(ctx context.Context, ec event.Context, cmd cu
 		return projection.Customer{}, err
 	}
 	reg, _ := event.As[customer.Registered](evs[0])
-	_, err = s.Recorder.Record(ctx, ec, func(ctx context.Context, tx database.Tx) error {
+	out, err := s.Recorder.Record(ctx, ec, func(ctx context.Context, tx database.Tx) error {
 		return s.claimEmail(ctx, tx, reg.Email, id)
 	}, recorder.Change{AggregateType: customer.AggregateType, AggregateID: id, Events: evs})
 	if err != nil {
 		return projection.Customer{}, err
 	}
-	return s.Reader.Customer(ctx, nil, id)
+	return s.written(ctx, id, out)
+}
+
+// written returns customer id as a write that recorded out left it: from
+// the read model when it has applied the write (the normal case: it is
+// applied in the write's transaction), else (the projection is behind)
+// rebuilt from the events, so that a write never answers 404 or stale data
+// for what it just committed.
+func (s *CustomerService) written(ctx context.Context, id string, out []recorder.Recorded) (projection.Customer, error) {
+	var version int64
+	for _, r := range out {
+		if r.AggregateID == id {
+			version = max(version, r.AggregateVersion)
+		}
+	}
+	v, err := s.Reader.Customer(ctx, nil, id)
+	if err == nil && v.Version >= version {
+		return v, nil
+	}
+	if err != nil && !apperr.IsCode(err, apperr.NotFound) {
+		return projection.Customer{}, err
+	}
+	c, err := s.Aggregate(ctx, nil, id)
+	if err != nil {
+		return projection.Customer{}, err
+	}
+	return customerView(c), nil
 }
 
 // Get returns one customer.
@@ -163,11 +189,11 @@ func (s *CustomerService) Update(ctx context.Context, ec event.Context, id strin
 			}
 		}
 	}
-	_, err = s.Recorder.Record(ctx, ec, before, recorder.Change{AggregateType: customer.AggregateType, AggregateID: id, ExpectedVersion: c.Version, Events: evs})
+	out, err := s.Recorder.Record(ctx, ec, before, recorder.Change{AggregateType: customer.AggregateType, AggregateID: id, ExpectedVersion: c.Version, Events: evs})
 	if err != nil {
 		return projection.Customer{}, err
 	}
-	return s.Reader.Customer(ctx, nil, id)
+	return s.written(ctx, id, out)
 }
 
 // VerifyEmail checks the token from the welcome email and records
@@ -191,12 +217,13 @@ func (s *CustomerService) VerifyEmail(ctx context.Context, ec event.Context, id,
 	if err != nil {
 		return projection.Customer{}, err
 	}
+	var out []recorder.Recorded
 	if len(evs) > 0 {
-		if _, err := s.Recorder.Record(ctx, ec, nil, recorder.Change{AggregateType: customer.AggregateType, AggregateID: id, ExpectedVersion: c.Version, Events: evs}); err != nil {
+		if out, err = s.Recorder.Record(ctx, ec, nil, recorder.Change{AggregateType: customer.AggregateType, AggregateID: id, ExpectedVersion: c.Version, Events: evs}); err != nil {
 			return projection.Customer{}, err
 		}
 	}
-	return s.Reader.Customer(ctx, nil, id)
+	return s.written(ctx, id, out)
 }
 
 // Events returns a customer's event history.
