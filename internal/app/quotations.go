@@ -36,18 +36,16 @@ func (d Deps) customerExists(ctx context.Context, q database.Querier, field, id 
 	if q == nil {
 		q = d.db()
 	}
-	v, err := d.store().Version(ctx, q, customer.AggregateType, id)
-	if err != nil {
-		return recorder.MapError(err)
-	}
-	if v == 0 {
-		return apperr.Field(field, "no customer has id %s", id)
-	}
-	var erased int
-	err = q.QueryRow(ctx, `SELECT COUNT(*) FROM event_store WHERE aggregate_type = $1 AND aggregate_id = $2 AND event_name = $3`,
-		customer.AggregateType, id, customer.EventErased).Scan(&erased)
+	// One query: whether the customer exists, and whether they were erased.
+	var events, erased int
+	err := q.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN event_name = $3 THEN 1 ELSE 0 END), 0)
+		FROM event_store WHERE aggregate_type = $1 AND aggregate_id = $2`,
+		customer.AggregateType, id, customer.EventErased).Scan(&events, &erased)
 	if err != nil {
 		return recorder.MapError(fmt.Errorf("check customer %s: %w", id, err))
+	}
+	if events == 0 {
+		return apperr.Field(field, "no customer has id %s", id)
 	}
 	if erased > 0 {
 		return apperr.Field(field, "customer %s's personal data was erased; nothing new can be made for them", id)

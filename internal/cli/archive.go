@@ -94,14 +94,6 @@ const (
 
 	sqlRetentionLater = `SELECT COUNT(*) FROM event_store WHERE position > $1 AND occurred_at < $2`
 
-	// A listener job holds the id of the event it handles and loads it
-	// with Store.Get: until it has completed (a discarded job can still be
-	// retried from its dead letter) the event must stay in the table.
-	// River keeps args as jsonb on PostgreSQL and as SQLite's binary JSONB
-	// on SQLite, which json() turns into text.
-	sqlRetentionJobsPostgres = `SELECT args FROM river_job WHERE kind = $1 AND state <> 'completed'`
-	sqlRetentionJobsSQLite   = `SELECT json(args) FROM river_job WHERE kind = $1 AND state <> 'completed'`
-
 	sqlRetentionDeadLetters = `SELECT event_id FROM dead_letters WHERE status = 'dead' OR resolved_at IS NULL`
 
 	sqlRetentionSnapshot = `SELECT version, schema_version FROM aggregate_snapshots WHERE aggregate_type = $1 AND aggregate_id = $2`
@@ -634,30 +626,17 @@ func openReferences(ctx context.Context, q database.Querier, d database.Dialect)
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)
 	}
-	jobs := sqlRetentionJobsPostgres
-	if d == database.SQLite {
-		jobs = sqlRetentionJobsSQLite
-	}
-	rows, err = q.Query(ctx, jobs, queue.ListenerArgs{}.Kind())
+	// A listener job holds the id of the event it handles and loads it
+	// with Store.Get: until it has completed (a discarded job can still be
+	// retried from its dead letter) the event must stay in the table.
+	ids, err := queue.PendingEventIDs(ctx, q, d)
 	if err != nil {
-		return nil, fmt.Errorf("listener jobs: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
-			return nil, fmt.Errorf("listener jobs: %w", err)
-		}
-		var args queue.ListenerArgs
-		if err := json.Unmarshal(raw, &args); err != nil {
-			return nil, fmt.Errorf("listener job arguments %q: %w", raw, err)
-		}
-		if id := strings.ToLower(args.EventID); refs[id] == "" {
+	for _, id := range ids {
+		if refs[id] == "" {
 			refs[id] = keptOpenJob
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listener jobs: %w", err)
 	}
 	return refs, nil
 }

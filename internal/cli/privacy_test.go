@@ -117,11 +117,7 @@ func TestNoPersonalDataInLogsOrJobs(t *testing.T) {
 }
 
 func jobArgsQuery(d database.Dialect) string {
-	if d == database.Postgres {
-		return `SELECT kind, args::text, metadata::text FROM river_job`
-	}
-	// River's SQLite driver may keep args as JSONB: json() spells it as text.
-	return `SELECT kind, json(args), json(metadata) FROM river_job`
+	return `SELECT kind, ` + queue.JSONText(d, "args") + `, ` + queue.JSONText(d, "metadata") + ` FROM river_job`
 }
 
 // checkJobArgs holds every job kind to its payload of ids: a listener job

@@ -2,8 +2,10 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river/rivertype"
@@ -166,4 +168,48 @@ func scanDeadLetter(row database.Row) (DeadLetter, error) {
 	}
 	d.FailedAt = d.FailedAt.UTC()
 	return d, nil
+}
+
+// JSONText spells the River column (args, metadata) as JSON text in SQL:
+// River keeps it as jsonb on PostgreSQL and as SQLite's binary JSONB on
+// SQLite, which json() turns into text. column is a fixed name, never
+// input.
+func JSONText(d database.Dialect, column string) string {
+	if d == database.SQLite {
+		return "json(" + column + ")"
+	}
+	return column + "::text"
+}
+
+// PendingEventIDs returns the ids of the events that listener jobs not yet
+// completed refer to (available, scheduled, retryable, running, and
+// discarded ones, which can still be retried from their dead letter), each
+// once, lower-cased.
+func PendingEventIDs(ctx context.Context, q database.Querier, d database.Dialect) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT `+JSONText(d, "args")+` FROM river_job WHERE kind = $1 AND state <> 'completed'`,
+		ListenerArgs{}.Kind())
+	if err != nil {
+		return nil, fmt.Errorf("listener jobs: %w", err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	var ids []string
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, fmt.Errorf("listener jobs: %w", err)
+		}
+		var args ListenerArgs
+		if err := json.Unmarshal([]byte(raw), &args); err != nil {
+			return nil, fmt.Errorf("listener job arguments %q: %w", raw, err)
+		}
+		if id := strings.ToLower(args.EventID); !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listener jobs: %w", err)
+	}
+	return ids, nil
 }
