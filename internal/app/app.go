@@ -40,6 +40,26 @@ type Deps struct {
 	// Logger logs what goes wrong with snapshots, which never fails a
 	// load. nil: nothing is logged.
 	Logger *slog.Logger
+	// Commands watches every command (metrics, traces). nil: nothing
+	// watches them.
+	Commands CommandObserver
+}
+
+// CommandObserver watches commands; the telemetry package implements it.
+type CommandObserver interface {
+	// StartCommand is called as the command called name (such as
+	// "RegisterCustomer") starts. The context it returns (which may carry
+	// a span) is the one the command runs with; end is called once with
+	// the command's error (nil when it succeeded).
+	StartCommand(ctx context.Context, name string) (context.Context, func(error))
+}
+
+// startCommand starts watching command name; call end with its error.
+func (d Deps) startCommand(ctx context.Context, name string) (_ context.Context, end func(error)) {
+	if d.Commands == nil {
+		return ctx, func(error) {}
+	}
+	return d.Commands.StartCommand(ctx, name)
 }
 
 func (d Deps) logger() *slog.Logger {

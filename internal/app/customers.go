@@ -42,7 +42,9 @@ func (s *CustomerService) claimEmail(ctx context.Context, tx database.Tx, email,
 
 // Register records CustomerRegistered and starts the welcome email, the
 // audit record and the admin notification.
-func (s *CustomerService) Register(ctx context.Context, ec event.Context, cmd customer.Register) (projection.Customer, error) {
+func (s *CustomerService) Register(ctx context.Context, ec event.Context, cmd customer.Register) (_ projection.Customer, err error) {
+	ctx, end := s.startCommand(ctx, "RegisterCustomer")
+	defer func() { end(err) }()
 	id := event.NewID()
 	evs, err := customer.RegisterCustomer(id, cmd, s.Now())
 	if err != nil {
@@ -160,7 +162,9 @@ func customerView(c *customer.Customer) projection.Customer {
 
 // Update changes a customer's profile. With ifMatch set, the change is made
 // only if the customer is still at that version (409 otherwise).
-func (s *CustomerService) Update(ctx context.Context, ec event.Context, id string, ifMatch *int64, cmd customer.UpdateProfile) (projection.Customer, error) {
+func (s *CustomerService) Update(ctx context.Context, ec event.Context, id string, ifMatch *int64, cmd customer.UpdateProfile) (_ projection.Customer, err error) {
+	ctx, end := s.startCommand(ctx, "UpdateCustomerProfile")
+	defer func() { end(err) }()
 	c, err := s.Aggregate(ctx, nil, id)
 	if err != nil {
 		return projection.Customer{}, err
@@ -198,7 +202,9 @@ func (s *CustomerService) Update(ctx context.Context, ec event.Context, id strin
 
 // VerifyEmail checks the token from the welcome email and records
 // CustomerEmailVerified. Verifying twice is harmless.
-func (s *CustomerService) VerifyEmail(ctx context.Context, ec event.Context, id, token string) (projection.Customer, error) {
+func (s *CustomerService) VerifyEmail(ctx context.Context, ec event.Context, id, token string) (_ projection.Customer, err error) {
+	ctx, end := s.startCommand(ctx, "VerifyCustomerEmail")
+	defer func() { end(err) }()
 	if token == "" {
 		return projection.Customer{}, apperr.Field("token", "is required")
 	}

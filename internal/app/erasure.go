@@ -38,7 +38,9 @@ func NewErasureService(d Deps, customers *CustomerService, keys KeyDestroyer) *E
 // theirs (events, read models, stored messages) reads event.Erased.
 // Policies, premiums and the rest of the history stay. Erasing an erased
 // customer changes nothing and returns them as they are.
-func (s *ErasureService) Erase(ctx context.Context, ec event.Context, id string) (projection.Customer, error) {
+func (s *ErasureService) Erase(ctx context.Context, ec event.Context, id string) (_ projection.Customer, err error) {
+	ctx, end := s.startCommand(ctx, "EraseCustomerPersonalData")
+	defer func() { end(err) }()
 	c, err := s.Customers.Aggregate(ctx, nil, id)
 	if err != nil {
 		return projection.Customer{}, err

@@ -29,7 +29,9 @@ func NewPolicyService(d Deps, rates *rating.Table, currency string) *PolicyServi
 
 // Create issues a policy: it records PolicyCreated, which starts the policy
 // schedule PDF, the confirmation and the audit record.
-func (s *PolicyService) Create(ctx context.Context, ec event.Context, cmd policy.Create) (projection.Policy, error) {
+func (s *PolicyService) Create(ctx context.Context, ec event.Context, cmd policy.Create) (_ projection.Policy, err error) {
+	ctx, end := s.startCommand(ctx, "CreatePolicy")
+	defer func() { end(err) }()
 	if cmd.Currency == "" {
 		cmd.Currency = s.Currency
 	}
@@ -133,7 +135,9 @@ func policyView(p *policy.Policy, asOf time.Time) projection.Policy {
 }
 
 // Renew extends an active or expiring policy by a new term.
-func (s *PolicyService) Renew(ctx context.Context, ec event.Context, id string, cmd policy.Renew) (projection.Policy, error) {
+func (s *PolicyService) Renew(ctx context.Context, ec event.Context, id string, cmd policy.Renew) (_ projection.Policy, err error) {
+	ctx, end := s.startCommand(ctx, "RenewPolicy")
+	defer func() { end(err) }()
 	p, err := s.Aggregate(ctx, nil, id)
 	if err != nil {
 		return projection.Policy{}, err
@@ -163,7 +167,9 @@ func (s *PolicyService) List(ctx context.Context, expiringWithinDays *int, after
 // nil): once per policy and threshold, and only the nearest threshold. A
 // second scan on the same day warns nothing new; two scans at once cannot
 // both warn, because each warning is appended at the version it was decided on.
-func (s *PolicyService) ScanExpiring(ctx context.Context, ec event.Context, asOf *time.Time) (ScanReport, error) {
+func (s *PolicyService) ScanExpiring(ctx context.Context, ec event.Context, asOf *time.Time) (_ ScanReport, err error) {
+	ctx, end := s.startCommand(ctx, "ScanExpiringPolicies")
+	defer func() { end(err) }()
 	day := policy.DateOf(s.Now())
 	if asOf != nil {
 		day = policy.DateOf(*asOf)

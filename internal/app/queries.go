@@ -96,9 +96,21 @@ func (q DeadLetterQueries) Retry(ctx context.Context, id int64) (queue.DeadLette
 	case errors.Is(err, queue.ErrDeadLetterNotFound):
 		return d, apperr.New(apperr.NotFound, "dead letter %d not found", id)
 	case errors.Is(err, queue.ErrAlreadyResolved):
-		return d, apperr.Wrap(apperr.Conflict, err, "dead letter %d was already retried", id)
+		return d, apperr.Wrap(apperr.Conflict, err, "dead letter %d was already retried or discarded", id)
 	case errors.Is(err, queue.ErrJobBusy):
 		return d, apperr.Wrap(apperr.Conflict, err, "dead letter %d: its job is still finishing its last attempt; try again in a moment", id)
+	}
+	return d, err
+}
+
+// Discard discards one dead letter: its job never runs again.
+func (q DeadLetterQueries) Discard(ctx context.Context, id int64) (queue.DeadLetter, error) {
+	d, err := q.Queue.Discard(ctx, id)
+	switch {
+	case errors.Is(err, queue.ErrDeadLetterNotFound):
+		return d, apperr.New(apperr.NotFound, "dead letter %d not found", id)
+	case errors.Is(err, queue.ErrAlreadyResolved):
+		return d, apperr.Wrap(apperr.Conflict, err, "dead letter %d was already retried or discarded", id)
 	}
 	return d, err
 }

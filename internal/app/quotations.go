@@ -55,7 +55,9 @@ func (d Deps) customerExists(ctx context.Context, q database.Querier, field, id 
 
 // Request records QuotationRequested; the GenerateQuotation listener rates
 // it. It returns at once with status "requested".
-func (s *QuotationService) Request(ctx context.Context, ec event.Context, cmd quotation.Request) (projection.Quotation, error) {
+func (s *QuotationService) Request(ctx context.Context, ec event.Context, cmd quotation.Request) (_ projection.Quotation, err error) {
+	ctx, end := s.startCommand(ctx, "RequestQuotation")
+	defer func() { end(err) }()
 	if cmd.Currency == "" {
 		cmd.Currency = s.Currency
 	}
@@ -103,7 +105,9 @@ func (s *QuotationService) Aggregate(ctx context.Context, q database.Querier, id
 // QuotationGenerated. A quotation that is already generated is left alone,
 // so a retried job does nothing twice. An error that rating cannot get past
 // (the request no longer validates) records QuotationGenerationFailed.
-func (s *QuotationService) Generate(ctx context.Context, ec event.Context, id string) ([]recorder.Recorded, error) {
+func (s *QuotationService) Generate(ctx context.Context, ec event.Context, id string) (_ []recorder.Recorded, err error) {
+	ctx, end := s.startCommand(ctx, "GenerateQuotation")
+	defer func() { end(err) }()
 	qt, err := s.Aggregate(ctx, nil, id)
 	if err != nil {
 		return nil, err
@@ -136,7 +140,9 @@ func (s *QuotationService) Generate(ctx context.Context, ec event.Context, id st
 
 // FailTx records QuotationGenerationFailed inside tx (the GenerateQuotation
 // listener's Failed hook).
-func (s *QuotationService) FailTx(ctx context.Context, tx database.Tx, ec event.Context, id, reason string) error {
+func (s *QuotationService) FailTx(ctx context.Context, tx database.Tx, ec event.Context, id, reason string) (err error) {
+	ctx, end := s.startCommand(ctx, "FailQuotation")
+	defer func() { end(err) }()
 	qt, err := s.Aggregate(ctx, tx, id)
 	if err != nil {
 		return err

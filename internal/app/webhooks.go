@@ -24,7 +24,9 @@ func NewWebhookService(d Deps) *WebhookService { return &WebhookService{d} }
 // "sent" changes nothing. Reports for messages insure does not know are
 // ignored. A report that arrives before insure has recorded the send answers
 // Unavailable, so the provider retries it later.
-func (s *WebhookService) WhatsAppStatuses(ctx context.Context, ec event.Context, statuses []WhatsAppStatus) error {
+func (s *WebhookService) WhatsAppStatuses(ctx context.Context, ec event.Context, statuses []WhatsAppStatus) (err error) {
+	ctx, end := s.startCommand(ctx, "RecordWhatsAppStatuses")
+	defer func() { end(err) }()
 	for _, st := range statuses {
 		if err := s.whatsAppStatus(ctx, ec, st); err != nil {
 			return err
@@ -61,7 +63,7 @@ func (s *WebhookService) whatsAppStatus(ctx context.Context, ec event.Context, s
 		if err != nil {
 			return recorder.MapError(err)
 		}
-		return s.ApplyPending(ctx, ec, st.ProviderMessageID)
+		return s.applyPending(ctx, ec, st.ProviderMessageID)
 	}
 	if err != nil {
 		return recorder.MapError(err)
@@ -103,7 +105,13 @@ func (s *WebhookService) whatsAppStatus(ctx context.Context, ec event.Context, s
 
 // ApplyPending applies the delivery reports that arrived for providerID
 // before its send was recorded, and forgets them.
-func (s *WebhookService) ApplyPending(ctx context.Context, ec event.Context, providerID string) error {
+func (s *WebhookService) ApplyPending(ctx context.Context, ec event.Context, providerID string) (err error) {
+	ctx, end := s.startCommand(ctx, "ApplyPendingDeliveryReports")
+	defer func() { end(err) }()
+	return s.applyPending(ctx, ec, providerID)
+}
+
+func (s *WebhookService) applyPending(ctx context.Context, ec event.Context, providerID string) error {
 	rows, err := s.db().Query(ctx, `SELECT status, reported_at, error_code, error_title FROM pending_delivery_reports
 		WHERE provider_message_id = $1 ORDER BY reported_at`, providerID)
 	if err != nil {

@@ -7,16 +7,23 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"insure/internal/queue"
 )
 
 func newDLQCmd(e env, g *globals) *cobra.Command {
-	dlq := &cobra.Command{Use: "dlq", Short: "List and retry dead letters (listener jobs that gave up)"}
+	dlq := &cobra.Command{Use: "dlq", Short: "List, retry and discard dead letters (listener jobs that gave up)"}
 	var status string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List dead letters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch status {
+			case "dead", "retried", "discarded", "all":
+			default:
+				return fmt.Errorf("--status %q: expected dead, retried, discarded or all", status)
+			}
 			return withSystem(cmd.Context(), e, g, func(ctx context.Context, s *System) error {
 				w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "ID\tLISTENER\tQUEUE\tEVENT\tATTEMPTS\tSTATUS\tFAILED AT\tERROR")
@@ -45,11 +52,27 @@ func newDLQCmd(e env, g *globals) *cobra.Command {
 			})
 		},
 	}
-	list.Flags().StringVar(&status, "status", "dead", "which to list: dead, retried, all")
+	list.Flags().StringVar(&status, "status", "dead", "which to list: dead, retried, discarded, all")
+	dlq.AddCommand(list,
+		resolveCmd(e, g, "retry", "retried", "Retry one dead letter by id (its job runs again with one more attempt), or all with --all",
+			func(s *System) (func(context.Context, int64) (queue.DeadLetter, error), func(context.Context) ([]queue.DeadLetter, error)) {
+				return s.Queue.Retry, s.Queue.RetryAll
+			}),
+		resolveCmd(e, g, "discard", "discarded", "Discard one dead letter by id (its job never runs again), or all with --all",
+			func(s *System) (func(context.Context, int64) (queue.DeadLetter, error), func(context.Context) ([]queue.DeadLetter, error)) {
+				return s.Queue.Discard, s.Queue.DiscardAll
+			}))
+	return dlq
+}
+
+// resolveCmd is insure dlq retry or discard: one dead letter by id, or
+// every one with --all.
+func resolveCmd(e env, g *globals, verb, done, short string,
+	ops func(s *System) (func(context.Context, int64) (queue.DeadLetter, error), func(context.Context) ([]queue.DeadLetter, error))) *cobra.Command {
 	var all bool
-	retry := &cobra.Command{
-		Use:   "retry [ID]",
-		Short: "Retry one dead letter by id, or all with --all",
+	cmd := &cobra.Command{
+		Use:   verb + " [ID]",
+		Short: short,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if all && len(args) > 0 {
 				return fmt.Errorf("give an id or --all, not both")
@@ -58,35 +81,35 @@ func newDLQCmd(e env, g *globals) *cobra.Command {
 				return fmt.Errorf("give the id of a dead letter (see insure dlq list), or --all")
 			}
 			if len(args) == 1 {
-				if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
-					return fmt.Errorf("dead letter id %q is not a number", args[0])
+				if id, err := strconv.ParseInt(args[0], 10, 64); err != nil || id < 1 {
+					return fmt.Errorf("dead letter id %q is not a positive number", args[0])
 				}
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withSystem(cmd.Context(), e, g, func(ctx context.Context, s *System) error {
+				one, every := ops(s)
 				if all {
-					done, err := s.Queue.RetryAll(ctx)
-					for _, d := range done {
-						fmt.Fprintf(e.stdout, "retried %d (%s, event %s)\n", d.ID, d.Listener, d.EventID)
+					resolved, err := every(ctx)
+					for _, d := range resolved {
+						fmt.Fprintf(e.stdout, "%s %d (%s, event %s)\n", done, d.ID, d.Listener, d.EventID)
 					}
-					fmt.Fprintf(e.stdout, "%d dead letters retried\n", len(done))
+					fmt.Fprintf(e.stdout, "%d dead letters %s\n", len(resolved), done)
 					return err
 				}
 				id, _ := strconv.ParseInt(args[0], 10, 64)
-				d, err := s.Queue.Retry(ctx, id)
+				d, err := one(ctx, id)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "retried %d (%s, event %s)\n", d.ID, d.Listener, d.EventID)
+				fmt.Fprintf(e.stdout, "%s %d (%s, event %s)\n", done, d.ID, d.Listener, d.EventID)
 				return nil
 			})
 		},
 	}
-	retry.Flags().BoolVar(&all, "all", false, "retry every dead letter")
-	dlq.AddCommand(list, retry)
-	return dlq
+	cmd.Flags().BoolVar(&all, "all", false, verb+" every dead letter")
+	return cmd
 }
 
 // withSystem opens an insert-only system (no workers) for a command.

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"insure/internal/httpapi/contracttest"
 	"insure/internal/notify"
 	"insure/internal/policy"
+	"insure/internal/queue"
 )
 
 // testConfig is the configuration of a test system on dialect d: its own
@@ -389,6 +391,7 @@ func endToEnd(t *testing.T, s *System, c client) {
 		t.Fatalf("dead letters after a clean run: %v", dl)
 	}
 	c.expect(404, "POST", "/api/v1/dead-letters/999999/retry", nil)
+	c.expect(404, "POST", "/api/v1/dead-letters/999999/discard", nil)
 	c.expect(200, "GET", "/healthz", nil)
 
 	// Who may do what: no token is 401, an agent cannot read the raw
@@ -488,6 +491,46 @@ func TestDeadLettersCLI(t *testing.T) {
 	}
 	if code := run(ctx, []string{"dlq", "retry", "abc"}, e); code == 0 {
 		t.Fatal("a non-numeric id was accepted")
+	}
+	if code := run(ctx, []string{"dlq", "list", "--status", "gone"}, e); code == 0 {
+		t.Fatal("an unknown --status was accepted")
+	}
+
+	// Break the directory again: the next quotation's PDF dies too, and
+	// this time it is discarded, for good.
+	if err := os.RemoveAll(cfg.DocumentsDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.DocumentsDir, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(202, "POST", "/api/v1/quotations", map[string]any{"customer_id": id, "product": "health", "sum_insured": 50_000_000,
+		"details": map[string]any{"age": 41, "members": 1}})
+	var dead queue.DeadLetter
+	waitUntil(t, "a second dead letter", func() bool {
+		dls, err := s.Queue.DeadLetters(ctx, "dead", 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dls) == 1 {
+			dead = dls[0]
+		}
+		return len(dls) == 1
+	})
+	out.Reset()
+	if code := run(ctx, []string{"dlq", "discard", strconv.FormatInt(dead.ID, 10)}, e); code != 0 || !strings.Contains(out.String(), "discarded "+strconv.FormatInt(dead.ID, 10)) {
+		t.Fatalf("dlq discard (exit %d):\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run(ctx, []string{"dlq", "list", "--status", "discarded"}, e); code != 0 || !strings.Contains(out.String(), "1 dead letters (discarded)") {
+		t.Fatalf("dlq list --status discarded (exit %d):\n%s", code, out.String())
+	}
+	if code := run(ctx, []string{"dlq", "retry", strconv.FormatInt(dead.ID, 10)}, e); code == 0 {
+		t.Fatal("a discarded dead letter was retried")
+	}
+	out.Reset()
+	if code := run(ctx, []string{"dlq", "discard", "--all"}, e); code != 0 || !strings.Contains(out.String(), "0 dead letters discarded") {
+		t.Fatalf("dlq discard --all with none left (exit %d):\n%s", code, out.String())
 	}
 }
 

@@ -81,6 +81,7 @@ func TestNoPersonalDataInLogsOrJobs(t *testing.T) {
 			if !strings.Contains(out, "listener") || !strings.Contains(out, `"status"`) {
 				t.Fatalf("the logs do not show listener and request lines; the check would prove nothing:\n%s", out[:min(len(out), 2000)])
 			}
+			checkLogFields(t, out, "CustomerRegistered", "POST /api/v1/customers")
 			for _, p := range secrets {
 				if strings.Contains(out, p) {
 					i := strings.Index(out, p)

@@ -2,14 +2,17 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"insure/internal/app"
 	"insure/internal/config"
 )
 
@@ -101,7 +104,10 @@ func serve(ctx context.Context, e env, cfg config.Config, workers bool, grace ti
 }
 
 func newWorkerCmd(e env, g *globals) *cobra.Command {
-	var grace time.Duration
+	var (
+		grace time.Duration
+		addr  string
+	)
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run queue workers only (more workers against PostgreSQL)",
@@ -118,6 +124,17 @@ func newWorkerCmd(e env, g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
+			var ops *http.Server
+			if addr != "" {
+				l, err := net.Listen("tcp", addr)
+				if err != nil {
+					return fmt.Errorf("--addr %s: %w", addr, err)
+				}
+				ops = &http.Server{Handler: s.opsHandler(), ReadHeaderTimeout: 10 * time.Second,
+					ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+				go func() { _ = ops.Serve(l) }()
+				logger.Info("worker metrics and health checks served", "addr", l.Addr().String())
+			}
 			if err := s.Queue.Start(ctx); err != nil {
 				return err
 			}
@@ -125,11 +142,44 @@ func newWorkerCmd(e env, g *globals) *cobra.Command {
 			<-ctx.Done()
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 			defer cancel()
-			return s.Queue.Stop(sctx)
+			qerr := s.Queue.Stop(sctx)
+			if ops != nil {
+				qerr = errors.Join(qerr, ops.Shutdown(sctx))
+			}
+			return qerr
 		},
 	}
 	cmd.Flags().DurationVar(&grace, "shutdown-grace", 30*time.Second, "how long in-flight jobs may take to finish on shutdown")
+	cmd.Flags().StringVar(&addr, "addr", "", "serve GET /metrics, /healthz and /readyz on this address (off when empty)")
 	return cmd
+}
+
+// opsHandler serves what a worker process shows operators: its metrics
+// and the health checks (the same answers as the API's /healthz and
+// /readyz).
+func (s *System) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.Telemetry.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeOpsJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	health := s.Health()
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		rd := health.Ready(r.Context())
+		status := http.StatusOK
+		if rd.Status == app.StatusFailing {
+			status = http.StatusServiceUnavailable
+		}
+		writeOpsJSON(w, status, rd)
+	})
+	return mux
+}
+
+func writeOpsJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func newMigrateCmd(e env, g *globals) *cobra.Command {

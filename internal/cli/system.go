@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"sort"
 	"time"
 
 	"insure/internal/app"
@@ -23,6 +25,7 @@ import (
 	"insure/internal/httpapi"
 	"insure/internal/keyring"
 	"insure/internal/listener"
+	"insure/internal/monitor"
 	"insure/internal/notify"
 	"insure/internal/personal"
 	"insure/internal/policy"
@@ -32,6 +35,7 @@ import (
 	"insure/internal/rating"
 	"insure/internal/recorder"
 	"insure/internal/snapshot"
+	"insure/internal/telemetry"
 )
 
 // Registry returns the registry of every event type insure records.
@@ -72,6 +76,17 @@ type System struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 
+	// Monitor reads queue, listener and worker figures from the database
+	// (metrics, readiness, dashboard). Heart is this process's worker
+	// heartbeat: nil without workers; it beats while the queue works.
+	Monitor *monitor.Monitor
+	Heart   *monitor.Heart
+
+	// Telemetry holds the metrics (served at GET /metrics) and the
+	// tracer; ownTelemetry is whether Close shuts it down.
+	Telemetry    *telemetry.Telemetry
+	ownTelemetry bool
+
 	// Projections feed the read models from the event stream; runner
 	// catches up the ones that are behind (with workers only).
 	Projections *projection.Subscriptions
@@ -89,6 +104,10 @@ type Options struct {
 	// (fault injection in tests).
 	WrapMailer   func(notify.Mailer) notify.Mailer
 	WrapWhatsApp func(notify.WhatsAppSender) notify.WhatsAppSender
+	// Telemetry, when set, is used instead of one built from the
+	// configuration, and Close leaves it to its owner (tests export spans
+	// to memory with it). It serves one System only.
+	Telemetry *telemetry.Telemetry
 }
 
 // openDB opens the configured database.
@@ -134,11 +153,22 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Opti
 	if err != nil {
 		return nil, err
 	}
+	own := opts.Telemetry == nil
+	if own {
+		if opts.Telemetry, err = newTelemetry(ctx, cfg, logger); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	s, err := build(ctx, db, cfg, logger, opts, now)
 	if err != nil {
+		if own {
+			shutdownTelemetry(opts.Telemetry, logger)
+		}
 		db.Close()
 		return nil, err
 	}
+	s.ownTelemetry = own
 	return s, nil
 }
 
@@ -190,7 +220,8 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	store := eventstore.New(db, cfg.MaxEventsPerBatch, now)
 	store.SetCodec(personal.NewCodec(reg, keys))
 	reader := projection.NewReader(db, vault)
-	s := &System{Config: cfg, DB: db, Registry: reg, Store: store, Reader: reader, Files: files, Keys: keys, Vault: vault, Logger: logger, Now: now}
+	s := &System{Config: cfg, DB: db, Registry: reg, Store: store, Reader: reader, Files: files, Keys: keys, Vault: vault, Logger: logger, Now: now,
+		Telemetry: opts.Telemetry}
 
 	// The recorder needs the listener set (to route) and the queue (to
 	// enqueue); the listeners need the services, which need the recorder.
@@ -202,8 +233,9 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 		return nil, err
 	}
 	s.Projections = subs
-	rec := recorder.New(store, reg, late, subs, late, now)
-	deps := app.Deps{Recorder: rec, Reader: reader, Secrets: app.NewSecrets(db), Vault: vault, Now: now, Logger: logger, ArchiveDir: cfg.ArchiveDir}
+	rec := recorder.New(store, reg, late, subs, late, now, recorder.WithObserver(s.Telemetry))
+	deps := app.Deps{Recorder: rec, Reader: reader, Secrets: app.NewSecrets(db), Vault: vault, Now: now, Logger: logger, ArchiveDir: cfg.ArchiveDir,
+		Commands: s.Telemetry}
 	if cfg.SnapshotEvery > 0 {
 		deps.Snapshots = snapshot.NewStore(keys, cfg.SnapshotEvery, now)
 	}
@@ -258,9 +290,13 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 		RescueAfter:        max(time.Hour, 2*cfg.QueueJobTimeout),
 		Logger:             logger,
 		Now:                now,
+		Observer:           s.Telemetry,
 	}
+	s.Monitor = monitor.New(db, now)
 	if opts.Workers {
 		qcfg.Workers = cfg.WorkedQueues()
+		s.Heart = s.Monitor.NewHeart(workerIdentity(qcfg.Workers, now()), 0, logger)
+		qcfg.WhileWorking = s.Heart.Run
 		qcfg.Periodic = []queue.PeriodicTask{{
 			Name: "policy-expiry-scan", Interval: cfg.ExpiryScanInterval,
 			Run: func(ctx context.Context) error {
@@ -289,7 +325,11 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 			logger.Warn("INSURE_ADMIN_TOKEN was revoked with insure token revoke; it does not authenticate")
 		}
 	}
+	if err := s.watchTelemetry(); err != nil {
+		return nil, err
+	}
 	h, err := httpapi.NewServer(httpapi.Services{
+		Observer:    s.Telemetry,
 		Customers:   s.Customers,
 		Erasure:     s.Erasure,
 		Quotations:  s.Quotations,
@@ -311,7 +351,13 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	if err != nil {
 		return nil, fmt.Errorf("http api: %w", err)
 	}
-	s.handler = h
+	// The operator dashboard at /dashboard/ (see dashboard.go), the API
+	// everywhere else.
+	if s.handler, err = s.mountDashboard(h, app.NewAccessService(deps)); err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	// GET /metrics in front of them all (see telemetry.go).
+	s.handler = s.withMetrics(s.handler)
 	if opts.Workers {
 		s.runner = subs.NewRunner(projection.RunnerConfig{})
 		if err := s.runner.Start(ctx); err != nil {
@@ -341,8 +387,26 @@ func (s *System) Handler() http.Handler { return s.handler }
 
 // Health is the readiness service of this system.
 func (s *System) Health() *app.HealthService {
-	return &app.HealthService{DB: s.DB, Breakers: s.Breakers, Queue: s.Queue,
+	return &app.HealthService{DB: s.DB, Breakers: s.Breakers, Monitor: s.Monitor, Heart: s.Heart,
+		Projections: s.Projections.Status, QueueLag: s.Config.ReadyQueueLag, ProjectionLag: s.Config.ReadyProjectionLag, Now: s.Now,
 		Drivers: map[string]string{"email": s.Config.EffectiveMailDriver(), "whatsapp": s.Config.EffectiveWhatsAppDriver()}}
+}
+
+// workerIdentity names this process in the worker heartbeats: a new id,
+// the host name, the pid and the queues it works.
+func workerIdentity(workers map[string]int, now time.Time) monitor.Worker {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	var queues []string
+	for name, n := range workers {
+		if n > 0 {
+			queues = append(queues, name)
+		}
+	}
+	sort.Strings(queues)
+	return monitor.Worker{ID: event.NewID(), Host: host, PID: os.Getpid(), Queues: queues, StartedAt: now}
 }
 
 // drivers builds the configured email and WhatsApp drivers. The recording
@@ -385,11 +449,14 @@ func drivers(db database.DB, vault *personal.Vault, cfg config.Config, logger *s
 	return mailer, wa, nil
 }
 
-// Close stops the projection runner and closes the database (Stop the
-// queue first).
+// Close stops the projection runner, exports the spans not exported yet
+// (its own telemetry only) and closes the database (Stop the queue first).
 func (s *System) Close() error {
 	if s.runner != nil {
 		s.runner.Stop()
+	}
+	if s.ownTelemetry {
+		shutdownTelemetry(s.Telemetry, s.Logger)
 	}
 	return s.DB.Close()
 }

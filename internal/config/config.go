@@ -144,6 +144,27 @@ type Config struct {
 	// LogFormat (LOG_FORMAT) is "json" or "text".
 	LogFormat string
 
+	// ReadyQueueLag (READY_QUEUE_LAG) is how old the oldest runnable job of
+	// a queue may be before /readyz reports the queue lag as degraded.
+	ReadyQueueLag time.Duration
+
+	// ReadyProjectionLag (READY_PROJECTION_LAG) is how far behind the
+	// stream head (by the age of its oldest unapplied event) a read model
+	// may be before /readyz reports it as degraded.
+	ReadyProjectionLag time.Duration
+
+	// DashboardSessionTTL (DASHBOARD_SESSION_TTL) is how long an operator
+	// dashboard session lasts after its login.
+	DashboardSessionTTL time.Duration
+
+	// OTLPEndpoint (OTEL_EXPORTER_OTLP_ENDPOINT) is the OpenTelemetry
+	// collector that spans are exported to over OTLP/HTTP. Empty: tracing is
+	// off (a no-op tracer).
+	OTLPEndpoint string
+
+	// OTelServiceName (OTEL_SERVICE_NAME) is the service name spans carry.
+	OTelServiceName string
+
 	// MailDriver (MAIL_DRIVER) selects how email is delivered: "auto" (smtp
 	// when SMTPURL is set, else log), "log" (the development driver that
 	// records each message in the database) or "smtp" (send through
@@ -276,6 +297,11 @@ func Default() Config {
 		PDFGenerationAsync:         true,
 		LogLevel:                   slog.LevelInfo,
 		LogFormat:                  "json",
+		ReadyQueueLag:              5 * time.Minute,
+		ReadyProjectionLag:         time.Minute,
+		DashboardSessionTTL:        8 * time.Hour,
+		OTLPEndpoint:               "",
+		OTelServiceName:            "insure",
 		MailDriver:                 DriverAuto,
 		SMTPURL:                    "",
 		WhatsAppDriver:             DriverAuto,

@@ -317,6 +317,45 @@ func variables() []variable {
 		enumVar("LOG_FORMAT", "Log output format: json for machines, text for people. Case-insensitive.",
 			"json or text", strings.ToLower, []string{"json", "text"},
 			func(c *Config) *string { return &c.LogFormat }),
+		durationVar("READY_QUEUE_LAG",
+			"How old the oldest runnable job of a queue may be before GET /readyz reports the queue lag as degraded "+
+				"(a warning: the API keeps answering 200).",
+			time.Second, 24*time.Hour, func(c *Config) *time.Duration { return &c.ReadyQueueLag }),
+		durationVar("READY_PROJECTION_LAG",
+			"How old the oldest event a read model has not applied yet may be before GET /readyz reports it as "+
+				"degraded (a warning: the API keeps answering 200).",
+			time.Second, 24*time.Hour, func(c *Config) *time.Duration { return &c.ReadyProjectionLag }),
+		durationVar("DASHBOARD_SESSION_TTL",
+			"How long an operator dashboard session (/dashboard) lasts after its login.",
+			5*time.Minute, 7*24*time.Hour, func(c *Config) *time.Duration { return &c.DashboardSessionTTL }),
+		{
+			name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+			doc: "OpenTelemetry collector that traces are exported to over OTLP/HTTP (protobuf); spans go to " +
+				"<endpoint>/v1/traces. Empty: tracing is off and costs next to nothing.",
+			expected: baseURLExpected + ", or empty (e.g. http://127.0.0.1:4318)",
+			parse:    func(c *Config, s string) string { c.OTLPEndpoint = s; return "" },
+			check: func(c *Config) string {
+				if c.OTLPEndpoint != "" && !isBaseURL(c.OTLPEndpoint) {
+					return baseURLExpected + ", or empty (e.g. http://127.0.0.1:4318)"
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.OTLPEndpoint },
+			redact: RedactDatabaseURL,
+		},
+		{
+			name:     "OTEL_SERVICE_NAME",
+			doc:      "Service name that exported spans carry (service.name).",
+			expected: serviceNameExpected,
+			parse:    func(c *Config, s string) string { c.OTelServiceName = s; return "" },
+			check: func(c *Config) string {
+				if !isServiceName(c.OTelServiceName) {
+					return serviceNameExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.OTelServiceName },
+		},
 		enumVar("MAIL_DRIVER", "How email is delivered. Case-insensitive.",
 			mailDriverExpected, strings.ToLower, []string{DriverAuto, DriverLog, DriverSMTP},
 			func(c *Config) *string { return &c.MailDriver }),
@@ -757,6 +796,22 @@ func isBaseURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && !strings.HasSuffix(s, "/") &&
 		u.User == nil && u.RawQuery == "" && u.Fragment == "" && !strings.ContainsAny(s, "?#")
+}
+
+// serviceNameExpected is what OTEL_SERVICE_NAME accepts.
+const serviceNameExpected = "1 to 100 letters, digits, '.', '-' or '_' (e.g. insure)"
+
+// isServiceName reports whether s is a usable OTEL_SERVICE_NAME.
+func isServiceName(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func isDigits(s string) bool {

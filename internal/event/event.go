@@ -18,7 +18,10 @@ type Payload interface {
 // Metadata travels with every event. Actor, Channel, IP and UserAgent say who
 // caused it and from where; CorrelationID ties together everything that
 // followed from one request; CausationID is the event (or request) that
-// directly caused this one.
+// directly caused this one. TraceParent is the W3C trace context
+// (00-<trace-id>-<span-id>-<flags>) of the span that appended the event,
+// when it was traced, so that the listeners' spans can link to it; it is
+// read back as outside input (it may be malformed) and never trusted.
 type Metadata struct {
 	EventID       string    `json:"event_id"`
 	CorrelationID string    `json:"correlation_id"`
@@ -28,6 +31,7 @@ type Metadata struct {
 	IP            string    `json:"ip,omitempty"`
 	UserAgent     string    `json:"user_agent,omitempty"`
 	OccurredAt    time.Time `json:"occurred_at"`
+	TraceParent   string    `json:"traceparent,omitempty"`
 }
 
 // Pending is an event that has been decided but not yet appended.

@@ -92,8 +92,9 @@ func accessTable() map[string]rule {
 
 		"GET /api/v1/audit/access": roles(admin, auditor),
 
-		"GET /api/v1/dead-letters":             roles(admin, agent, auditor),
-		"POST /api/v1/dead-letters/{id}/retry": roles(admin, agent),
+		"GET /api/v1/dead-letters":               roles(admin, agent, auditor),
+		"POST /api/v1/dead-letters/{id}/retry":   roles(admin, agent),
+		"POST /api/v1/dead-letters/{id}/discard": roles(admin, agent),
 
 		"GET /api/v1/providers": roles(admin, agent, auditor),
 

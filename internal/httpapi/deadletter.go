@@ -40,3 +40,15 @@ func (s *Server) retryDeadLetter(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, d)
 }
+
+func (s *Server) discardDeadLetter(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathSerial(r, "dead letter")
+	if err != nil {
+		return err
+	}
+	d, err := s.svc.DeadLetters.Discard(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
+}

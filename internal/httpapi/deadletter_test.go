@@ -44,6 +44,36 @@ func TestListDeadLetters(t *testing.T) {
 	}
 }
 
+func TestDiscardDeadLetter(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	var gotID int64
+	h.f.deadLetters.DiscardFn = func(_ context.Context, id int64) (queue.DeadLetter, error) {
+		gotID = id
+		d := testDeadLetter()
+		d.Status, d.ResolvedAt = "discarded", ptr(testNow)
+		return d, nil
+	}
+	w := h.do("POST", "/api/v1/dead-letters/9/discard", "")
+	wantStatus(t, w, http.StatusOK)
+	if got := decodeJSON[queue.DeadLetter](t, w); gotID != 9 || got.Status != "discarded" {
+		t.Errorf("id %d, status %q", gotID, got.Status)
+	}
+	for _, tt := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{fmt.Errorf("dead letter 9: %w", queue.ErrDeadLetterNotFound), http.StatusNotFound, "not_found"},
+		{fmt.Errorf("dead letter 9 is retried: %w", queue.ErrAlreadyResolved), http.StatusConflict, "conflict"},
+	} {
+		h := setup(t)
+		h.f.deadLetters.DiscardFn = func(context.Context, int64) (queue.DeadLetter, error) { return queue.DeadLetter{}, tt.err }
+		wantError(t, h.do("POST", "/api/v1/dead-letters/9/discard", ""), tt.status, tt.code, "")
+	}
+	wantError(t, h.do("POST", "/api/v1/dead-letters/0/discard", "", wrong()), http.StatusNotFound, "not_found", "")
+}
+
 func TestRetryDeadLetter(t *testing.T) {
 	t.Parallel()
 	h := setup(t)

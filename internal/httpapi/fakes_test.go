@@ -245,8 +245,16 @@ func (f *fakeEvents) Read(ctx context.Context, after int64, limit int, types []s
 }
 
 type fakeDeadLetters struct {
-	ListFn  func(ctx context.Context, after int64, limit int) ([]queue.DeadLetter, error)
-	RetryFn func(ctx context.Context, id int64) (queue.DeadLetter, error)
+	ListFn    func(ctx context.Context, after int64, limit int) ([]queue.DeadLetter, error)
+	RetryFn   func(ctx context.Context, id int64) (queue.DeadLetter, error)
+	DiscardFn func(ctx context.Context, id int64) (queue.DeadLetter, error)
+}
+
+func (f *fakeDeadLetters) Discard(ctx context.Context, id int64) (queue.DeadLetter, error) {
+	if f.DiscardFn == nil {
+		return queue.DeadLetter{}, errNotSet
+	}
+	return f.DiscardFn(ctx, id)
 }
 
 func (f *fakeDeadLetters) List(ctx context.Context, after int64, limit int) ([]queue.DeadLetter, error) {
@@ -634,6 +642,11 @@ func happyServices() (httpapi.Services, *fakes) {
 			RetryFn: func(context.Context, int64) (queue.DeadLetter, error) {
 				d := testDeadLetter()
 				d.Status, d.ResolvedAt = "retried", ptr(testNow)
+				return d, nil
+			},
+			DiscardFn: func(context.Context, int64) (queue.DeadLetter, error) {
+				d := testDeadLetter()
+				d.Status, d.ResolvedAt = "discarded", ptr(testNow)
 				return d, nil
 			},
 		},

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"insure/internal/apperr"
@@ -113,6 +114,7 @@ func (s *Server) routes() {
 
 	s.handle("GET /api/v1/dead-letters", s.listDeadLetters)
 	s.handle("POST /api/v1/dead-letters/{id}/retry", s.retryDeadLetter)
+	s.handle("POST /api/v1/dead-letters/{id}/discard", s.discardDeadLetter)
 
 	s.handle("GET /api/v1/providers", s.listProviders)
 
@@ -211,7 +213,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerRequestID, id)
 	securityHeaders(w.Header(), r)
 	caller := &callerInfo{}
-	r = r.WithContext(withCaller(withRequestID(r.Context(), id), caller))
+	ctx := withCaller(withRequestID(r.Context(), id), caller)
+	end := func(string, string, int) {}
+	if s.svc.Observer != nil {
+		ctx, end = s.svc.Observer.StartRequest(ctx, r)
+	}
+	r = r.WithContext(ctx)
+	// A mux in front of the API (GET /metrics beside it) has set the
+	// pattern it matched; the route is the API's own, or none.
+	r.Pattern = ""
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		// r.Pattern is set by the mux on this same *http.Request.
@@ -219,6 +229,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if route == "" {
 			route = "unmatched"
 		}
+		end(r.Method, routePath(route), sw.statusCode())
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("route", route),
@@ -229,6 +240,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "http request", append(attrs, caller.attrs()...)...)
 	}()
 	s.recoverPanics(sw, r)
+}
+
+// routePath is a route pattern without its method: "/api/v1/customers"
+// for "POST /api/v1/customers".
+func routePath(pattern string) string {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		return pattern[i+1:]
+	}
+	return pattern
 }
 
 // recoverPanics dispatches r and turns a panic into a 500 response (or,

@@ -77,6 +77,7 @@ func samples() []sample {
 		{"GET /api/v1/audit/access", "/api/v1/audit/access?subject=" + customerID + "&limit=10", "", 200, nil},
 		{"GET /api/v1/dead-letters", "/api/v1/dead-letters", "", 200, nil},
 		{"POST /api/v1/dead-letters/{id}/retry", "/api/v1/dead-letters/7/retry", "", 200, nil},
+		{"POST /api/v1/dead-letters/{id}/discard", "/api/v1/dead-letters/7/discard", "", 200, nil},
 		{"GET /api/v1/providers", "/api/v1/providers", "", 200, nil},
 		{"GET /api/v1/webhooks/whatsapp", "/api/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=" + testVerifyToken + "&hub.challenge=1158201444", "", 200, nil},
 		{"POST /api/v1/webhooks/whatsapp", "/api/v1/webhooks/whatsapp", whatsAppBody, 200, []option{signed(whatsAppBody)}},

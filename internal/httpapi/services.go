@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"insure/internal/app"
@@ -113,6 +114,10 @@ type DeadLetters interface {
 	// queue.ErrDeadLetterNotFound, queue.ErrAlreadyResolved or
 	// queue.ErrJobBusy (or apperr values carrying the same meaning).
 	Retry(ctx context.Context, id int64) (queue.DeadLetter, error)
+	// Discard closes a dead letter for good: its job never runs again. It
+	// may fail with queue.ErrDeadLetterNotFound or queue.ErrAlreadyResolved
+	// (or apperr values carrying the same meaning).
+	Discard(ctx context.Context, id int64) (queue.DeadLetter, error)
 }
 
 // Health reports whether the application can serve, for GET /readyz, and
@@ -244,4 +249,18 @@ type Services struct {
 	// MinPositionWait is the longest a read waits for min_position
 	// before it is answered with 503 (default 5s).
 	MinPositionWait time.Duration
+
+	// Observer, when set, watches every request (metrics, traces).
+	Observer RequestObserver
+}
+
+// RequestObserver watches requests; the telemetry package implements it.
+type RequestObserver interface {
+	// StartRequest is called as a request arrives, before it is routed.
+	// The context it returns (which may carry a span, continuing the
+	// caller's trace) is the one the request is served with; end is
+	// called once the handler is done, with the method, the route pattern
+	// without its method (such as "/api/v1/customers/{id}"; "unmatched"
+	// when no route matched) and the response status.
+	StartRequest(ctx context.Context, r *http.Request) (context.Context, func(method, route string, status int))
 }

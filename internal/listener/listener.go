@@ -110,10 +110,22 @@ func (s *Set) Handle(ctx context.Context, listener, eventID string, _ int) error
 		return queue.Permanent(fmt.Errorf("unknown listener %q", listener))
 	}
 	env, p, err := s.load(ctx, eventID)
+	describeJob(ctx, env)
 	if err != nil {
 		return err
 	}
 	return d.Handle(ctx, env, p)
+}
+
+// describeJob fills in the queue's description of the job ctx belongs to
+// (its logs, metrics and trace) from env, once env was read.
+func describeJob(ctx context.Context, env event.Envelope) {
+	ev := queue.JobEventFrom(ctx)
+	if ev == nil || env.EventID == "" {
+		return
+	}
+	*ev = queue.JobEvent{EventName: env.EventName, AggregateType: env.AggregateType, AggregateID: env.AggregateID,
+		CorrelationID: env.Metadata.CorrelationID, TraceParent: env.Metadata.TraceParent}
 }
 
 // GiveUp implements queue.Handler.

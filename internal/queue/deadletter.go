@@ -101,21 +101,30 @@ func (q *Queue) DeadLetter(ctx context.Context, id int64) (DeadLetter, error) {
 	return d, err
 }
 
+// deadInTx reads dead letter id in tx: ErrDeadLetterNotFound when there
+// is none, ErrAlreadyResolved when it is no longer dead.
+func deadInTx(ctx context.Context, tx database.Tx, id int64) (DeadLetter, error) {
+	d, err := scanDeadLetter(tx.QueryRow(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters WHERE id = $1`, id))
+	if errors.Is(err, database.ErrNoRows) {
+		return d, fmt.Errorf("dead letter %d: %w", id, ErrDeadLetterNotFound)
+	}
+	if err != nil {
+		return d, err
+	}
+	if d.Status != "dead" {
+		return d, fmt.Errorf("dead letter %d is %s: %w", id, d.Status, ErrAlreadyResolved)
+	}
+	return d, nil
+}
+
 // Retry makes a dead letter's job available again (with one more attempt)
 // and marks the dead letter retried, in one transaction.
 func (q *Queue) Retry(ctx context.Context, id int64) (DeadLetter, error) {
 	var d DeadLetter
 	err := q.db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
 		var err error
-		d, err = scanDeadLetter(tx.QueryRow(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters WHERE id = $1`, id))
-		if errors.Is(err, database.ErrNoRows) {
-			return fmt.Errorf("dead letter %d: %w", id, ErrDeadLetterNotFound)
-		}
-		if err != nil {
+		if d, err = deadInTx(ctx, tx, id); err != nil {
 			return err
-		}
-		if d.Status != "dead" {
-			return fmt.Errorf("dead letter %d is %s: %w", id, d.Status, ErrAlreadyResolved)
 		}
 		job, err := q.client.jobRetryTx(ctx, tx, d.JobID)
 		if err != nil {
@@ -125,8 +134,15 @@ func (q *Queue) Retry(ctx context.Context, id int64) (DeadLetter, error) {
 			return fmt.Errorf("retry dead letter %d (job %d is %s): %w", id, d.JobID, job.State, ErrJobBusy)
 		}
 		now := q.cfg.Now().UTC()
-		if _, err := tx.Exec(ctx, `UPDATE dead_letters SET status = 'retried', resolved_at = $2 WHERE id = $1`, id, now); err != nil {
+		// Only a dead letter that is still dead: a Discard that committed
+		// since the read above wins, and this retry (its job's too) rolls
+		// back.
+		n, err := tx.Exec(ctx, `UPDATE dead_letters SET status = 'retried', resolved_at = $2 WHERE id = $1 AND status = 'dead'`, id, now)
+		if err != nil {
 			return fmt.Errorf("mark dead letter %d retried: %w", id, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("dead letter %d was resolved meanwhile: %w", id, ErrAlreadyResolved)
 		}
 		d.Status, d.ResolvedAt = "retried", &now
 		return nil
@@ -134,8 +150,47 @@ func (q *Queue) Retry(ctx context.Context, id int64) (DeadLetter, error) {
 	return d, err
 }
 
-// RetryAll retries every dead letter and returns how many.
+// Discard gives up on a dead letter for good: it is marked discarded, with
+// resolved_at, and is no longer listed as dead nor retried by RetryAll. Its
+// River job is left as River left it (discarded or cancelled when the
+// listener gave up, or still finishing that last attempt, which ends the
+// same way); PendingEventIDs no longer counts it. It fails with
+// ErrDeadLetterNotFound for an unknown id and ErrAlreadyResolved for one
+// already retried or discarded.
+func (q *Queue) Discard(ctx context.Context, id int64) (DeadLetter, error) {
+	var d DeadLetter
+	err := q.db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
+		var err error
+		if d, err = deadInTx(ctx, tx, id); err != nil {
+			return err
+		}
+		now := q.cfg.Now().UTC()
+		n, err := tx.Exec(ctx, `UPDATE dead_letters SET status = 'discarded', resolved_at = $2 WHERE id = $1 AND status = 'dead'`, id, now)
+		if err != nil {
+			return fmt.Errorf("mark dead letter %d discarded: %w", id, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("dead letter %d was resolved meanwhile: %w", id, ErrAlreadyResolved)
+		}
+		d.Status, d.ResolvedAt = "discarded", &now
+		return nil
+	})
+	return d, err
+}
+
+// DiscardAll discards every dead letter and returns those it discarded.
+func (q *Queue) DiscardAll(ctx context.Context) ([]DeadLetter, error) {
+	return q.resolveAll(ctx, q.Discard)
+}
+
+// RetryAll retries every dead letter and returns those it retried.
 func (q *Queue) RetryAll(ctx context.Context) ([]DeadLetter, error) {
+	return q.resolveAll(ctx, q.Retry)
+}
+
+// resolveAll runs resolve (Retry or Discard) on every dead letter, skipping
+// those resolved meanwhile, and returns those it resolved.
+func (q *Queue) resolveAll(ctx context.Context, resolve func(ctx context.Context, id int64) (DeadLetter, error)) ([]DeadLetter, error) {
 	var done []DeadLetter
 	var after int64
 	for {
@@ -148,7 +203,7 @@ func (q *Queue) RetryAll(ctx context.Context) ([]DeadLetter, error) {
 		}
 		for _, d := range batch {
 			after = d.ID
-			r, err := q.Retry(ctx, d.ID)
+			r, err := resolve(ctx, d.ID)
 			if errors.Is(err, ErrAlreadyResolved) {
 				continue
 			}
@@ -183,10 +238,11 @@ func JSONText(d database.Dialect, column string) string {
 
 // PendingEventIDs returns the ids of the events that listener jobs not yet
 // completed refer to (available, scheduled, retryable, running, and
-// discarded ones, which can still be retried from their dead letter), each
-// once, lower-cased.
+// discarded ones, which can still be retried from their dead letter, unless
+// that dead letter was discarded), each once, lower-cased.
 func PendingEventIDs(ctx context.Context, q database.Querier, d database.Dialect) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT `+JSONText(d, "args")+` FROM river_job WHERE kind = $1 AND state <> 'completed'`,
+	rows, err := q.Query(ctx, `SELECT `+JSONText(d, "args")+` FROM river_job WHERE kind = $1 AND state <> 'completed'
+		AND NOT (state IN ('discarded', 'cancelled') AND id IN (SELECT job_id FROM dead_letters WHERE status = 'discarded'))`,
 		ListenerArgs{}.Kind())
 	if err != nil {
 		return nil, fmt.Errorf("listener jobs: %w", err)

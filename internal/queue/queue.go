@@ -106,8 +106,14 @@ type Config struct {
 	// RescueAfter is how long a job may run before another worker rescues it.
 	RescueAfter time.Duration
 	Periodic    []PeriodicTask
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// WhileWorking, when set, runs from Start until Stop in its own
+	// goroutine while this process works the queues (the worker heartbeat);
+	// its context ends when Stop is called, which waits for it to return.
+	WhileWorking func(ctx context.Context)
+	Logger       *slog.Logger
+	Now          func() time.Time
+	// Observer, when set, watches every listener job (metrics, traces).
+	Observer JobObserver
 }
 
 // Queue is the job queue on the application database.
@@ -118,6 +124,9 @@ type Queue struct {
 	cfg     Config
 	log     *slog.Logger
 	working bool
+	// stopBackground ends WhileWorking; background is closed when it returned.
+	stopBackground context.CancelFunc
+	background     chan struct{}
 }
 
 // New builds a queue on db. handler may be nil for an insert-only queue.
@@ -219,6 +228,14 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("start queue workers: %w", err)
 	}
+	if q.cfg.WhileWorking != nil && q.background == nil {
+		bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		q.stopBackground, q.background = cancel, make(chan struct{})
+		go func() {
+			defer close(q.background)
+			q.cfg.WhileWorking(bctx)
+		}()
+	}
 	return nil
 }
 
@@ -230,7 +247,12 @@ func (q *Queue) Stop(ctx context.Context) error {
 	}
 	err := q.client.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
-		return q.client.StopAndCancel(context.WithoutCancel(ctx))
+		err = q.client.StopAndCancel(context.WithoutCancel(ctx))
+	}
+	if q.background != nil {
+		q.stopBackground()
+		<-q.background
+		q.stopBackground, q.background = nil, nil
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"time"
 
@@ -96,25 +97,47 @@ func (w *listenerWorker) Timeout(job *river.Job[ListenerArgs]) time.Duration {
 	return time.Minute
 }
 
-// Work implements river.Worker.
+// Work implements river.Worker. Every log line of the job carries its
+// ids and names (listener, queue, attempt, job and event ids, and the
+// event's name, aggregate and correlation once the handler has loaded it),
+// its duration and whether it succeeded; the Observer, when set, sees the
+// attempt start and end.
 func (w *listenerWorker) Work(ctx context.Context, job *river.Job[ListenerArgs]) error {
-	start := w.q.cfg.Now()
+	ev := &JobEvent{}
+	ctx = WithJobEvent(ctx, ev)
+	end := func(JobResult) {}
+	if obs := w.q.cfg.Observer; obs != nil {
+		ctx, end = obs.StartJob(ctx, JobInfo{
+			JobID: job.ID, Listener: job.Args.Listener, Queue: job.Queue, EventID: job.Args.EventID,
+			Attempt: job.Attempt, InsertedAt: job.CreatedAt, FirstRun: firstRun(job.Attempt, job.Metadata), Event: ev,
+		})
+	}
+	start := time.Now()
 	err := w.q.safeHandle(ctx, job.Args, job.Attempt)
-	log := w.q.log.With("listener", job.Args.Listener, "event_id", job.Args.EventID, "queue", job.Queue,
-		"attempt", job.Attempt, "job_id", job.ID, "duration_ms", w.q.cfg.Now().Sub(start).Milliseconds())
+	took := time.Since(start)
+	attrs := append([]any{"listener", job.Args.Listener, "event_id", job.Args.EventID, "queue", job.Queue,
+		"attempt", job.Attempt, "job_id", job.ID, "duration_ms", took.Milliseconds()}, ev.attrs()...)
+	outcome, ret := w.settle(ctx, job, err, w.q.log.With(attrs...))
+	end(JobResult{Outcome: outcome, Err: err, Duration: took})
+	return ret
+}
+
+// settle logs how an attempt ended and decides what River does next: it
+// returns the attempt's outcome (OutcomeOK …) and the error for River.
+func (w *listenerWorker) settle(ctx context.Context, job *river.Job[ListenerArgs], err error, log *slog.Logger) (string, error) {
 	if err == nil {
 		log.Debug("listener done", "success", true)
-		return nil
+		return OutcomeOK, nil
 	}
 	if IsRetryLater(err) && !IsPermanent(err) {
 		d := snoozeFor(err, w.q.cfg.Snooze)
 		log.Info("listener released for later", "success", false, "error", err.Error(), "snooze", d.String())
-		return river.JobSnooze(d)
+		return OutcomeSnoozed, river.JobSnooze(d)
 	}
 	final := IsPermanent(err) || job.Attempt >= job.MaxAttempts
 	if !final {
 		log.Warn("listener failed, will retry", "success", false, "error", firstLine(err))
-		return err
+		return OutcomeRetry, err
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -122,13 +145,13 @@ func (w *listenerWorker) Work(ctx context.Context, job *river.Job[ListenerArgs])
 		// Not recorded: keep the job alive (a snooze uses no attempt) so
 		// the give-up is tried again rather than lost.
 		log.Error("recording dead letter failed; releasing job", "success", false, "error", derr.Error())
-		return river.JobSnooze(min(w.q.cfg.Snooze, 10*time.Second))
+		return OutcomeSnoozed, river.JobSnooze(min(w.q.cfg.Snooze, 10*time.Second))
 	}
 	log.Error("listener gave up: dead letter", "success", false, "error", firstLine(err))
 	if job.Attempt < job.MaxAttempts {
-		return river.JobCancel(err)
+		return OutcomeDead, river.JobCancel(err)
 	}
-	return err
+	return OutcomeDead, err
 }
 
 func (q *Queue) safeHandle(ctx context.Context, args ListenerArgs, attempt int) (err error) {

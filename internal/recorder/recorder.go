@@ -37,6 +37,28 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, tx database.Tx, jobs []queue.Job) error
 }
 
+// Observer watches appends, for metrics and traces; the telemetry package
+// implements it.
+type Observer interface {
+	// StartAppend is called as RecordTx starts. The context it returns
+	// (which may carry a span) is the one the append runs with; end is
+	// called once with what was appended (nothing on failure) and the
+	// error.
+	StartAppend(ctx context.Context) (context.Context, func(appended []event.Envelope, err error))
+	// TraceParent returns the W3C trace context of the span in ctx, or ""
+	// when ctx carries none; every event appended in ctx stores it in its
+	// metadata.
+	TraceParent(ctx context.Context) string
+	// Committed is told of events once their transaction has committed.
+	Committed(envs []event.Envelope)
+}
+
+// Option changes a Recorder.
+type Option func(*Recorder)
+
+// WithObserver has o watch every append.
+func WithObserver(o Observer) Option { return func(r *Recorder) { r.obs = o } }
+
 // Change is a decision about one aggregate: the events to append on top of
 // the version the decision was based on.
 type Change struct {
@@ -61,15 +83,20 @@ type Recorder struct {
 	projections Projections
 	queue       Enqueuer
 	now         func() time.Time
+	obs         Observer
 }
 
 // New returns a recorder. router and projections may be nil (no listeners,
 // no read models), which tests of the store alone use.
-func New(store *eventstore.Store, reg *event.Registry, router Router, projections Projections, q Enqueuer, now func() time.Time) *Recorder {
+func New(store *eventstore.Store, reg *event.Registry, router Router, projections Projections, q Enqueuer, now func() time.Time, opts ...Option) *Recorder {
 	if now == nil {
 		now = time.Now
 	}
-	return &Recorder{db: store.DB(), store: store, reg: reg, router: router, projections: projections, queue: q, now: now}
+	r := &Recorder{db: store.DB(), store: store, reg: reg, router: router, projections: projections, queue: q, now: now}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // Registry is the event registry the recorder encodes with.
@@ -84,10 +111,11 @@ func (r *Recorder) DB() database.DB { return r.db }
 // Record commits changes in one new transaction. before, when not nil, runs
 // first in the same transaction (for example to claim a unique email
 // address); its error aborts everything. After the commit, a PositionSink
-// in ctx (WithPositionSink) observes the positions of the events recorded.
+// in ctx (WithPositionSink) observes the positions of the events recorded,
+// and the Observer is told of them.
 func (r *Recorder) Record(ctx context.Context, ec event.Context, before func(ctx context.Context, tx database.Tx) error, changes ...Change) ([]Recorded, error) {
 	var out []Recorded
-	err := r.db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
+	err := r.db.InTx(context.WithValue(ctx, committingKey{}, true), func(ctx context.Context, tx database.Tx) error {
 		if before != nil {
 			if err := before(ctx, tx); err != nil {
 				return err
@@ -103,8 +131,19 @@ func (r *Recorder) Record(ctx context.Context, ec event.Context, before func(ctx
 	for _, rec := range out {
 		ObservePosition(ctx, rec.Position)
 	}
+	if r.obs != nil && len(out) > 0 {
+		envs := make([]event.Envelope, len(out))
+		for i, rec := range out {
+			envs[i] = rec.Envelope
+		}
+		r.obs.Committed(envs)
+	}
 	return out, nil
 }
+
+// committingKey marks the context of Record's transaction: Record tells the
+// Observer of its events after the commit, so RecordTx must not.
+type committingKey struct{}
 
 // RecordTx records changes inside the caller's transaction.
 //
@@ -119,7 +158,33 @@ func (r *Recorder) Record(ctx context.Context, ec event.Context, before func(ctx
 // meanwhile is also what makes that compare-and-set safe. The append
 // checks the expected version; a stale one rolls back the jobs written
 // before it with the rest of the transaction.
-func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Context, changes ...Change) ([]Recorded, error) {
+//
+// With an Observer, every event stores the trace context of the append's
+// span (Metadata.TraceParent). Called outside Record, RecordTx cannot see
+// the caller's commit: it tells the Observer of the events as it returns
+// them, so a caller that then rolls back has them counted anyway (the
+// listeners' Failed hooks, inside the dead letter's transaction, are such
+// callers; that transaction rarely fails).
+func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Context, changes ...Change) (out []Recorded, err error) {
+	if r.obs == nil {
+		return r.recordTx(ctx, tx, ec, "", changes)
+	}
+	ctx, end := r.obs.StartAppend(ctx)
+	defer func() {
+		envs := make([]event.Envelope, len(out))
+		for i, rec := range out {
+			envs[i] = rec.Envelope
+		}
+		end(envs, err)
+		if err == nil && len(envs) > 0 && ctx.Value(committingKey{}) == nil {
+			r.obs.Committed(envs)
+		}
+	}()
+	return r.recordTx(ctx, tx, ec, r.obs.TraceParent(ctx), changes)
+}
+
+// recordTx is RecordTx; every event's metadata gets traceParent.
+func (r *Recorder) recordTx(ctx context.Context, tx database.Tx, ec event.Context, traceParent string, changes []Change) ([]Recorded, error) {
 	now := r.now()
 	type prepared struct {
 		change  Change
@@ -139,6 +204,7 @@ func (r *Recorder) RecordTx(ctx context.Context, tx database.Tx, ec event.Contex
 			if err != nil {
 				return nil, err
 			}
+			pe.Metadata.TraceParent = traceParent
 			def, _ := r.reg.Lookup(pe.Name)
 			if def.AggregateType != c.AggregateType {
 				return nil, fmt.Errorf("record %s on a %s aggregate: it belongs to %s", pe.Name, c.AggregateType, def.AggregateType)
