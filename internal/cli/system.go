@@ -287,7 +287,7 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 		FetchCooldown:      cfg.QueueFetchCooldown,
 		FetchPollInterval:  max(cfg.QueueFetchPollInterval, cfg.QueueFetchCooldown),
 		CompletedRetention: time.Duration(cfg.EventRetentionDays) * 24 * time.Hour,
-		RescueAfter:        max(time.Hour, 2*cfg.QueueJobTimeout),
+		RescueAfter:        cfg.EffectiveRescueAfter(),
 		Logger:             logger,
 		Now:                now,
 		Observer:           s.Telemetry,

@@ -53,6 +53,17 @@ type Config struct {
 	// 100ms to 1h.
 	QueueJobTimeout time.Duration
 
+	// QueueRescueAfter (QUEUE_RESCUE_AFTER) is how long a job may stay
+	// running before another worker takes it over (its process is deemed
+	// dead, e.g. killed). Longer than QueueJobTimeout; 0 means the larger
+	// of 1h and twice QueueJobTimeout (see EffectiveRescueAfter).
+	QueueRescueAfter time.Duration
+
+	// EventBusURL (EVENT_BUS_URL) is the NATS server that the relay
+	// publishes every stored event to (JetStream); empty: no relay. It may
+	// hold a password: log it through RedactDatabaseURL.
+	EventBusURL string
+
 	// QueueSnooze (QUEUE_SNOOZE) is how long a listener waits before trying
 	// again when a provider is unavailable. 10ms to 24h.
 	QueueSnooze time.Duration
@@ -279,6 +290,8 @@ func Default() Config {
 		QueueMaxAttempts:           3,
 		QueueJobTimeout:            60 * time.Second,
 		QueueSnooze:                60 * time.Second,
+		QueueRescueAfter:           0,
+		EventBusURL:                "",
 		QueueWorkers:               defaultQueueWorkers(),
 		MaxEventsPerBatch:          100,
 		SnapshotEvery:              50,
@@ -316,6 +329,15 @@ func Default() Config {
 		BreakerOpenFor:             30 * time.Second,
 		AdminToken:                 "",
 	}
+}
+
+// EffectiveRescueAfter is QueueRescueAfter, or when it is 0 the larger of
+// an hour and twice QueueJobTimeout.
+func (c Config) EffectiveRescueAfter() time.Duration {
+	if c.QueueRescueAfter > 0 {
+		return c.QueueRescueAfter
+	}
+	return max(time.Hour, 2*c.QueueJobTimeout)
 }
 
 // EffectiveMailDriver returns the mail driver to run: DriverSMTP or

@@ -294,6 +294,15 @@ func variableTests() []variableTest {
 			corruptErr: `QUEUE_JOB_TIMEOUT="0s": expected a duration from 100ms to 1h ` + durationHint,
 		},
 		{
+			name: "QUEUE_RESCUE_AFTER", field: "QueueRescueAfter",
+			good:       "2m",
+			want:       func(c *config.Config) { c.QueueRescueAfter = 2 * time.Minute },
+			bad:        "30s",
+			badErr:     `QUEUE_RESCUE_AFTER="30s": expected 0 (automatic), or a duration from 1s to 24h with a unit (e.g. 90s, 15m, 2h) longer than QUEUE_JOB_TIMEOUT`,
+			corrupt:    func(c *config.Config) { c.QueueRescueAfter = 25 * time.Hour },
+			corruptErr: `QUEUE_RESCUE_AFTER="25h": expected 0 (automatic), or a duration from 1s to 24h with a unit (e.g. 90s, 15m, 2h) longer than QUEUE_JOB_TIMEOUT`,
+		},
+		{
 			name: "QUEUE_FETCH_COOLDOWN", field: "QueueFetchCooldown",
 			good:       "50ms",
 			want:       func(c *config.Config) { c.QueueFetchCooldown = 50 * time.Millisecond },
@@ -540,6 +549,15 @@ func variableTests() []variableTest {
 			badErr:     `OTEL_EXPORTER_OTLP_ENDPOINT="127.0.0.1:4318": expected an absolute http or https URL without credentials, query, fragment or trailing slash, or empty (e.g. http://127.0.0.1:4318)`,
 			corrupt:    func(c *config.Config) { c.OTLPEndpoint = "grpc://collector:4317" },
 			corruptErr: `OTEL_EXPORTER_OTLP_ENDPOINT="grpc://collector:4317": expected an absolute http or https URL without credentials, query, fragment or trailing slash, or empty (e.g. http://127.0.0.1:4318)`,
+		},
+		{
+			name: "EVENT_BUS_URL", field: "EventBusURL",
+			good:       "nats://relay:s3cret@127.0.0.1:4222",
+			want:       func(c *config.Config) { c.EventBusURL = "nats://relay:s3cret@127.0.0.1:4222" },
+			bad:        "http://127.0.0.1:4222",
+			badErr:     `EVENT_BUS_URL="http://127.0.0.1:4222": expected nats://[user:password@]host[:port] or tls://…, without path or query, or empty`,
+			corrupt:    func(c *config.Config) { c.EventBusURL = "nats://127.0.0.1:4222/x" },
+			corruptErr: `EVENT_BUS_URL="nats://127.0.0.1:4222/x": expected nats://[user:password@]host[:port] or tls://…, without path or query, or empty`,
 		},
 		{
 			name: "OTEL_SERVICE_NAME", field: "OTelServiceName",

@@ -69,6 +69,7 @@ func FuzzFromEnv(f *testing.F) {
 		m = c.Redacted()
 		m["DATABASE_URL"] = c.DatabaseURL
 		m["SMTP_URL"] = c.SMTPURL
+		m["EVENT_BUS_URL"] = c.EventBusURL
 		m["WHATSAPP_TOKEN"] = c.WhatsAppToken
 		m["WHATSAPP_APP_SECRET"] = c.WhatsAppAppSecret
 		m["WHATSAPP_WEBHOOK_VERIFY_TOKEN"] = c.WhatsAppWebhookVerifyToken

@@ -158,6 +158,28 @@ func variables() []variable {
 		durationVar("QUEUE_JOB_TIMEOUT",
 			"How long one attempt of a listener job may run before it is cancelled and counts as failed.",
 			100*time.Millisecond, time.Hour, func(c *Config) *time.Duration { return &c.QueueJobTimeout }),
+		{
+			name: "QUEUE_RESCUE_AFTER",
+			doc: "How long a listener job may stay running before another worker takes it over: the process " +
+				"that ran it is deemed dead (killed, lost its machine). Must be longer than QUEUE_JOB_TIMEOUT, " +
+				"or a slow job could run twice at once. 0: the larger of 1h and twice QUEUE_JOB_TIMEOUT.",
+			expected: rescueAfterExpected,
+			parse: func(c *Config, s string) string {
+				d, err := time.ParseDuration(s)
+				if err != nil {
+					return rescueAfterExpected
+				}
+				c.QueueRescueAfter = d
+				return ""
+			},
+			check: func(c *Config) string {
+				if c.QueueRescueAfter != 0 && (c.QueueRescueAfter < time.Second || c.QueueRescueAfter > 24*time.Hour || c.QueueRescueAfter <= c.QueueJobTimeout) {
+					return rescueAfterExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return formatDuration(c.QueueRescueAfter) },
+		},
 		durationVar("QUEUE_FETCH_COOLDOWN",
 			"Shortest time between two job fetches by one queue's workers in this process (lower: less latency, more queries).",
 			time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.QueueFetchCooldown }),
@@ -341,6 +363,22 @@ func variables() []variable {
 				return ""
 			},
 			format: func(c *Config) string { return c.OTLPEndpoint },
+			redact: RedactDatabaseURL,
+		},
+		{
+			name: "EVENT_BUS_URL",
+			doc: "NATS server (with JetStream) that a relay publishes every stored event to, in order per " +
+				"aggregate, on subject insure.events.<aggregate_type>.<event_name>. Empty: no relay. " +
+				"A password is never logged or echoed in errors.",
+			expected: eventBusExpected,
+			parse:    func(c *Config, s string) string { c.EventBusURL = s; return "" },
+			check: func(c *Config) string {
+				if c.EventBusURL != "" && !isNATSURL(c.EventBusURL) {
+					return eventBusExpected
+				}
+				return ""
+			},
+			format: func(c *Config) string { return c.EventBusURL },
 			redact: RedactDatabaseURL,
 		},
 		{
@@ -796,6 +834,19 @@ func isBaseURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && !strings.HasSuffix(s, "/") &&
 		u.User == nil && u.RawQuery == "" && u.Fragment == "" && !strings.ContainsAny(s, "?#")
+}
+
+// Texts of QUEUE_RESCUE_AFTER and EVENT_BUS_URL.
+const (
+	rescueAfterExpected = "0 (automatic), or a duration from 1s to 24h with a unit (e.g. 90s, 15m, 2h) longer than QUEUE_JOB_TIMEOUT"
+	eventBusExpected    = "nats://[user:password@]host[:port] or tls://…, without path or query, or empty"
+)
+
+// isNATSURL reports whether s is a usable EVENT_BUS_URL.
+func isNATSURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "nats" || u.Scheme == "tls") && u.Hostname() != "" &&
+		(u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == "" && !strings.ContainsAny(s, "?#")
 }
 
 // serviceNameExpected is what OTEL_SERVICE_NAME accepts.
