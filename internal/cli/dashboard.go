@@ -25,6 +25,7 @@ func (s *System) mountDashboard(api http.Handler, access *app.AccessService) (ht
 		Access:      access,
 		EventNames:  s.Registry.Names(),
 		SessionTTL:  s.Config.DashboardSessionTTL,
+		PublicURL:   s.Config.PublicURL,
 		Logger:      s.Logger,
 		Now:         s.Now,
 	})

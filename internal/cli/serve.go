@@ -124,25 +124,39 @@ func newWorkerCmd(e env, g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			var ops *http.Server
-			if addr != "" {
-				l, err := net.Listen("tcp", addr)
-				if err != nil {
-					return fmt.Errorf("--addr %s: %w", addr, err)
-				}
-				ops = &http.Server{Handler: s.opsHandler(), ReadHeaderTimeout: 10 * time.Second,
-					ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-				go func() { _ = ops.Serve(l) }()
-				logger.Info("worker metrics and health checks served", "addr", l.Addr().String())
-			}
 			if err := s.Queue.Start(ctx); err != nil {
 				return err
 			}
+			var (
+				ops    *http.Server
+				opsErr = make(chan error, 1)
+			)
+			if addr != "" {
+				l, err := net.Listen("tcp", addr)
+				if err != nil {
+					sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+					defer cancel()
+					return errors.Join(fmt.Errorf("--addr %s: %w", addr, err), s.Queue.Stop(sctx))
+				}
+				ops = &http.Server{Handler: s.opsHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+					WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+					ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+				go func() { opsErr <- ops.Serve(l) }()
+				logger.Info("worker metrics and health checks served", "addr", l.Addr().String())
+			}
 			logger.Info("insure worker running", "database", config.RedactDatabaseURL(cfg.DatabaseURL))
-			<-ctx.Done()
+			var serveErr error
+			select {
+			case <-ctx.Done():
+			case serveErr = <-opsErr:
+				// The ops server stopped by itself: shut down rather than
+				// run on unobserved.
+				serveErr = fmt.Errorf("worker metrics and health server: %w", serveErr)
+				logger.Error("stopping", "error", serveErr.Error())
+			}
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 			defer cancel()
-			qerr := s.Queue.Stop(sctx)
+			qerr := errors.Join(serveErr, s.Queue.Stop(sctx))
 			if ops != nil {
 				qerr = errors.Join(qerr, ops.Shutdown(sctx))
 			}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -40,6 +41,11 @@ type Config struct {
 	Access      Access
 	// EventNames are the event types the stream can be filtered by.
 	EventNames []string
+	// PublicURL is the address browsers use (PUBLIC_URL), when insure sits
+	// behind a proxy: its origin is accepted on forms besides the
+	// request's own, and an https one makes the cookies Secure. Empty:
+	// only the request's own origin.
+	PublicURL string
 
 	// SessionTTL is how long a session lasts after its login
 	// (DASHBOARD_SESSION_TTL; default 8h).
@@ -118,6 +124,9 @@ type Handler struct {
 	logins *limiter
 	known  map[string]bool // cfg.EventNames
 	hub    shutdownHub
+	// publicOrigin is cfg.PublicURL's scheme and host ("" without one).
+	publicOrigin string
+	volume       volumeCache
 }
 
 // New returns the dashboard handler.
@@ -139,6 +148,13 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h.static = http.StripPrefix(Prefix+"/static/", http.FileServerFS(sub))
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("dashboard: public URL %q is not an http or https URL", cfg.PublicURL)
+		}
+		h.publicOrigin = u.Scheme + "://" + u.Host
+	}
 	h.routes()
 	return h, nil
 }
@@ -166,7 +182,7 @@ func (h *Handler) parseTemplates() error {
 // ServeHTTP implements http.Handler: every response carries the security
 // headers.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(w.Header(), r)
+	securityHeaders(w.Header(), h.secure(r))
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -199,7 +215,7 @@ const valueCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-s
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 
 // securityHeaders sets the headers every dashboard response carries.
-func securityHeaders(hd http.Header, r *http.Request) {
+func securityHeaders(hd http.Header, secure bool) {
 	hd.Set("Content-Security-Policy", valueCSP)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
@@ -207,7 +223,7 @@ func securityHeaders(hd http.Header, r *http.Request) {
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
 	hd.Set("Cache-Control", "no-store")
-	if r.TLS != nil {
+	if secure {
 		hd.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 }
@@ -304,7 +320,12 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 // may hold search terms) and not shown.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := statusOf(err)
-	if status >= 500 && status != http.StatusServiceUnavailable {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		// The cause (a database error, a timeout) is for the log, not
+		// the page.
+		h.cfg.Logger.Warn("dashboard: request could not be served", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	case status >= 500:
 		h.cfg.Logger.Error("dashboard: request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	}
 	v := h.newView(r, http.StatusText(status), "")
@@ -318,6 +339,9 @@ func statusOf(err error) (int, string) {
 	if !ok {
 		if errors.Is(err, context.Canceled) {
 			return http.StatusServiceUnavailable, "the request was cancelled"
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return http.StatusServiceUnavailable, "the server took too long to answer; try again in a moment"
 		}
 		return http.StatusInternalServerError, "something went wrong on the server; the error is logged"
 	}

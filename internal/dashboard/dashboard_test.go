@@ -17,6 +17,7 @@ import (
 	"insure/internal/database"
 	"insure/internal/database/dbtest"
 	"insure/internal/projection"
+	"insure/internal/queue"
 )
 
 // harness is a dashboard on a real token and session store (SQLite in
@@ -224,6 +225,28 @@ func TestLogin(t *testing.T) {
 		}
 		if p.header.Get("Strict-Transport-Security") == "" {
 			t.Error("no HSTS over TLS")
+		}
+	})
+
+	t.Run("behind a proxy that ends TLS", func(t *testing.T) {
+		// The request reaches insure over plain HTTP, with the proxy's
+		// Host; the browser's Origin is the public URL.
+		proxied := setup(t, func(c *dashboard.Config) { c.PublicURL = "https://insure.example.com" })
+		b := proxied.browser()
+		b.origin = "https://insure.example.com"
+		p := b.login(proxied.token("ops-proxy", auth.RoleAdmin))
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("login through the proxy: %d %s", p.status, p.body)
+		}
+		for _, c := range p.res.Cookies() {
+			if c.Name == "insure_dashboard" && !c.Secure {
+				t.Fatalf("session cookie with an https public URL is not Secure: %+v", c)
+			}
+		}
+		// Another origin is still refused.
+		b.origin = "https://evil.example"
+		if p := b.post("/dashboard/logout", url.Values{"csrf": {b.csrf()}}); p.status != http.StatusForbidden {
+			t.Fatalf("cross-origin POST through the proxy: %d", p.status)
 		}
 	})
 
@@ -480,12 +503,24 @@ func TestResolveDeadLetters(t *testing.T) {
 		if p.status != http.StatusOK || !strings.Contains(p.body, "Discard all 3 dead letters?") || len(hs.dls.Calls()) != 0 {
 			t.Fatalf("all: %d %v\n%s", p.status, hs.dls.Calls(), p.body)
 		}
-		p = b.post("/dashboard/dead-letters/discard", url.Values{"csrf": {csrf}, "scope": {"all"}, "confirm": {"yes"}})
+		m := regexp.MustCompile(`name="upto" value="(\d+)"`).FindStringSubmatch(p.body)
+		if m == nil {
+			t.Fatalf("the confirmation names no bound:\n%s", p.body)
+		}
+		// A confirmation that does not say what it covers is refused.
+		if p := b.post("/dashboard/dead-letters/discard", url.Values{"csrf": {csrf}, "scope": {"all"}, "confirm": {"yes"}}); p.status != http.StatusBadRequest || len(hs.dls.Calls()) != 0 {
+			t.Fatalf("confirmed all without a bound: %d %v", p.status, hs.dls.Calls())
+		}
+		// A dead letter that arrives after the confirmation page is not
+		// discarded with those the operator saw.
+		hs.dls.add(queue.DeadLetter{ID: 99, JobID: 990, Listener: "SendWelcomeEmail", Queue: "email-normal", EventID: "late", Status: "dead"})
+		p = b.post("/dashboard/dead-letters/discard", url.Values{"csrf": {csrf}, "scope": {"all"}, "confirm": {"yes"}, "upto": {m[1]}})
 		if p.status != http.StatusSeeOther || strings.Join(hs.dls.Calls(), ",") != "discard-all" {
 			t.Fatalf("confirmed all: %d %v", p.status, hs.dls.Calls())
 		}
-		if got := b.get("/dashboard/dead-letters").body; !strings.Contains(got, `id="no-dead-letters"`) {
-			t.Fatal("dead letters listed after discarding all")
+		got := b.get("/dashboard/dead-letters").body
+		if strings.Contains(got, `id="dead-letter-1"`) || !strings.Contains(got, `id="dead-letter-99"`) {
+			t.Fatal("after discarding all: want the three confirmed ones gone and the late one kept")
 		}
 	})
 

@@ -77,8 +77,11 @@ type DeadLetters interface {
 	DeadLetters(ctx context.Context, status string, after int64, limit int) ([]queue.DeadLetter, error)
 	Retry(ctx context.Context, id int64) (queue.DeadLetter, error)
 	Discard(ctx context.Context, id int64) (queue.DeadLetter, error)
-	RetryAll(ctx context.Context) ([]queue.DeadLetter, error)
-	DiscardAll(ctx context.Context) ([]queue.DeadLetter, error)
+	// RetryUpTo and DiscardUpTo resolve every dead letter with an id up
+	// to upTo (those the operator confirmed); they skip the ones whose job
+	// is still finishing and then fail with queue.ErrJobBusy.
+	RetryUpTo(ctx context.Context, upTo int64) ([]queue.DeadLetter, error)
+	DiscardUpTo(ctx context.Context, upTo int64) ([]queue.DeadLetter, error)
 }
 
 // Projections reports where each read model is (*projection.Subscriptions).

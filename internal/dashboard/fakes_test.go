@@ -80,6 +80,13 @@ type fakeDeadLetters struct {
 
 var _ dashboard.DeadLetters = (*fakeDeadLetters)(nil)
 
+// add puts d among the dead letters.
+func (f *fakeDeadLetters) add(d queue.DeadLetter) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.letters[d.ID] = d
+}
+
 func newFakeDeadLetters(ids ...int64) *fakeDeadLetters {
 	f := &fakeDeadLetters{letters: map[int64]queue.DeadLetter{}}
 	for _, id := range ids {
@@ -131,13 +138,13 @@ func (f *fakeDeadLetters) Discard(_ context.Context, id int64) (queue.DeadLetter
 	return f.resolve(id, "discarded")
 }
 
-func (f *fakeDeadLetters) all(status string) ([]queue.DeadLetter, error) {
+func (f *fakeDeadLetters) all(status string, upTo int64) ([]queue.DeadLetter, error) {
 	f.mu.Lock()
 	verb := map[string]string{"retried": "retry-all", "discarded": "discard-all"}[status]
 	f.calls = append(f.calls, verb)
 	var ids []int64
 	for id, d := range f.letters {
-		if d.Status == "dead" {
+		if d.Status == "dead" && id <= upTo {
 			ids = append(ids, id)
 		}
 	}
@@ -154,12 +161,12 @@ func (f *fakeDeadLetters) all(status string) ([]queue.DeadLetter, error) {
 	return out, nil
 }
 
-func (f *fakeDeadLetters) RetryAll(context.Context) ([]queue.DeadLetter, error) {
-	return f.all("retried")
+func (f *fakeDeadLetters) RetryUpTo(_ context.Context, upTo int64) ([]queue.DeadLetter, error) {
+	return f.all("retried", upTo)
 }
 
-func (f *fakeDeadLetters) DiscardAll(context.Context) ([]queue.DeadLetter, error) {
-	return f.all("discarded")
+func (f *fakeDeadLetters) DiscardUpTo(_ context.Context, upTo int64) ([]queue.DeadLetter, error) {
+	return f.all("discarded", upTo)
 }
 
 func (f *fakeDeadLetters) Calls() []string {

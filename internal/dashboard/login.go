@@ -38,10 +38,17 @@ func sessionFrom(ctx context.Context) Session {
 	return s
 }
 
-// cookie returns a dashboard cookie.
-func cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
+// cookie returns a dashboard cookie: Secure when the request came over
+// TLS or the public URL is https (TLS ends at a proxy).
+func (h *Handler) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: name, Value: value, Path: Prefix, MaxAge: maxAge, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil}
+		SameSite: http.SameSiteStrictMode, Secure: h.secure(r)}
+}
+
+// secure reports whether browsers reach the dashboard over TLS: this
+// request came over TLS, or the public URL is https.
+func (h *Handler) secure(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(h.cfg.PublicURL, "https://")
 }
 
 // current returns the request's live session: its cookie names a session
@@ -80,7 +87,7 @@ func (h *Handler) seen(next http.HandlerFunc) http.HandlerFunc {
 		s, err := h.current(r)
 		if errors.Is(err, ErrNoSession) {
 			if r.Method == http.MethodGet && r.URL.Path != Prefix+"/live" {
-				http.SetCookie(w, cookie(r, sessionCookie, "", -1))
+				http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
 				http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
 				return
 			}
@@ -101,7 +108,7 @@ func (h *Handler) seen(next http.HandlerFunc) http.HandlerFunc {
 // form field csrf or the X-CSRF-Token header.
 func (h *Handler) changes(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := sameOrigin(r); err != nil {
+		if err := h.sameOrigin(r); err != nil {
 			h.fail(w, r, err)
 			return
 		}
@@ -126,7 +133,7 @@ func (h *Handler) changes(next http.HandlerFunc) http.HandlerFunc {
 // sameOrigin refuses a request that the browser says came from another
 // site: Sec-Fetch-Site other than same-origin (or none, typed by the
 // user), or an Origin other than this server's.
-func sameOrigin(r *http.Request) error {
+func (h *Handler) sameOrigin(r *http.Request) error {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return apperr.New(apperr.Forbidden, "this form was sent from another site (Sec-Fetch-Site: %s); use the dashboard's own pages", site)
 	}
@@ -135,7 +142,7 @@ func sameOrigin(r *http.Request) error {
 		if r.TLS != nil {
 			scheme = "https"
 		}
-		if !strings.EqualFold(origin, scheme+"://"+r.Host) {
+		if !strings.EqualFold(origin, scheme+"://"+r.Host) && (h.publicOrigin == "" || !strings.EqualFold(origin, h.publicOrigin)) {
 			return apperr.New(apperr.Forbidden, "this form was sent from another origin; use the dashboard's own pages")
 		}
 	}
@@ -158,14 +165,14 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	nonce := newSecret()
-	http.SetCookie(w, cookie(r, loginCookie, nonce, int(time.Hour/time.Second)))
+	http.SetCookie(w, h.cookie(r, loginCookie, nonce, int(time.Hour/time.Second)))
 	v := view{Title: "Log in", Nav: "login", Error: msg, Data: loginData{Nonce: nonce}}
 	h.render(w, r, status, "login", v)
 }
 
 // login checks the token and starts a session.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	if err := sameOrigin(r); err != nil {
+	if err := h.sameOrigin(r); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -213,8 +220,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("dashboard: login", "actor", p.Actor(), "role", string(p.Role))
-	http.SetCookie(w, cookie(r, loginCookie, "", -1))
-	http.SetCookie(w, cookie(r, sessionCookie, id, int(h.cfg.SessionTTL/time.Second)))
+	http.SetCookie(w, h.cookie(r, loginCookie, "", -1))
+	http.SetCookie(w, h.cookie(r, sessionCookie, id, int(h.cfg.SessionTTL/time.Second)))
 	http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
 }
 
@@ -226,7 +233,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("dashboard: logout", "actor", s.Principal.Actor())
-	http.SetCookie(w, cookie(r, sessionCookie, "", -1))
+	http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
 	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
 }
 

@@ -108,6 +108,9 @@ type confirmData struct {
 	Scope  string // all | selected | one
 	IDs    []int64
 	Count  int
+	// UpTo bounds scope "all" to the dead letters counted on the
+	// confirmation page: the newest id among them.
+	UpTo int64
 }
 
 // resolveDeadLetters retries or discards dead letters: one (the form's
@@ -125,6 +128,14 @@ func (h *Handler) resolveDeadLetters(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	d := confirmData{Action: action, Scope: f.Get("scope")}
+	if d.Scope == "all" && f.Get("confirm") == "yes" {
+		upTo, err := strconv.ParseInt(f.Get("upto"), 10, 64)
+		if err != nil || upTo <= 0 {
+			h.fail(w, r, apperr.New(apperr.Malformed, "the confirmation does not say which dead letters it covers; start again from the list"))
+			return
+		}
+		d.UpTo = upTo
+	}
 	if one := f.Get("one"); one != "" {
 		d.Scope, f["sel"] = "one", []string{one}
 	}
@@ -153,6 +164,11 @@ func (h *Handler) resolveDeadLetters(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			d.Count = len(dls)
+			if d.Count == 0 {
+				http.Redirect(w, r, Prefix+"/dead-letters?"+url.Values{"done": {action}, "n": {"0"}}.Encode(), http.StatusSeeOther)
+				return
+			}
+			d.UpTo = dls[len(dls)-1].ID
 		}
 		v := h.newView(r, "Confirm", "deadletters")
 		v.Data = d
@@ -163,22 +179,25 @@ func (h *Handler) resolveDeadLetters(w http.ResponseWriter, r *http.Request) {
 	var done, busy, gone int
 	switch {
 	case d.Scope == "all" && action == "retry":
-		dls, err := h.cfg.DeadLetters.RetryAll(ctx)
+		dls, err := h.cfg.DeadLetters.RetryUpTo(ctx, d.UpTo)
 		done = len(dls)
-		if errors.Is(err, queue.ErrJobBusy) {
-			busy, err = 1, nil
+		if be := (*queue.BusyError)(nil); errors.As(err, &be) {
+			busy, err = be.Count, nil
 		}
 		if err != nil {
 			h.fail(w, r, apperr.Wrap(apperr.Unavailable, err, "retrying all dead letters stopped after %d", done))
 			return
 		}
 	case d.Scope == "all":
-		dls, err := h.cfg.DeadLetters.DiscardAll(ctx)
+		dls, err := h.cfg.DeadLetters.DiscardUpTo(ctx, d.UpTo)
+		done = len(dls)
+		if be := (*queue.BusyError)(nil); errors.As(err, &be) {
+			busy, err = be.Count, nil
+		}
 		if err != nil {
-			h.fail(w, r, apperr.Wrap(apperr.Unavailable, err, "discarding all dead letters stopped after %d", len(dls)))
+			h.fail(w, r, apperr.Wrap(apperr.Unavailable, err, "discarding all dead letters stopped after %d", done))
 			return
 		}
-		done = len(dls)
 	default:
 		resolve := h.cfg.DeadLetters.Retry
 		if action == "discard" {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"insure/internal/breaker"
@@ -99,6 +100,32 @@ type deadLettersPanel struct {
 	Err  string
 }
 
+// volumeCache keeps the last hour's event volume for a while: every live
+// page shows it, and counting an hour of events per page every few
+// seconds would load the database for nothing.
+type volumeCache struct {
+	mu     sync.Mutex
+	at     time.Time
+	points []VolumePoint
+}
+
+// eventVolume returns the last hour's event volume, read at most once per
+// five refreshes whatever the number of live pages.
+func (h *Handler) eventVolume(ctx context.Context, now time.Time) ([]VolumePoint, error) {
+	c := &h.volume
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && now.Sub(c.at) < slowEvery*h.cfg.Refresh && !now.Before(c.at) {
+		return c.points, nil
+	}
+	points, err := h.cfg.Metrics.EventVolume(ctx, now.Add(-statsWindow))
+	if err != nil {
+		return nil, err
+	}
+	c.at, c.points = now, points
+	return points, nil
+}
+
 // collect gathers the data of the named panels. A source that fails
 // fails its panel only, which then shows the error.
 func (h *Handler) collect(ctx context.Context, names []string) map[string]any {
@@ -110,7 +137,7 @@ func (h *Handler) collect(ctx context.Context, names []string) map[string]any {
 		volumeErr error
 	)
 	if want(panelChart) || want(panelSummary) {
-		volume, volumeErr = h.cfg.Metrics.EventVolume(ctx, now.Add(-statsWindow))
+		volume, volumeErr = h.eventVolume(ctx, now)
 	}
 	var (
 		depths    []QueueDepth

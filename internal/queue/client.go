@@ -25,6 +25,8 @@ type client interface {
 	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	insertManyTx(ctx context.Context, tx database.Tx, params []river.InsertManyParams) error
 	jobRetryTx(ctx context.Context, tx database.Tx, id int64) (*rivertype.JobRow, error)
+	jobGetTx(ctx context.Context, tx database.Tx, id int64) (*rivertype.JobRow, error)
+	jobCancelTx(ctx context.Context, tx database.Tx, id int64) (*rivertype.JobRow, error)
 }
 
 type clientOf[TTx any] struct {
@@ -55,6 +57,22 @@ func (c clientOf[TTx]) jobRetryTx(ctx context.Context, tx database.Tx, id int64)
 		return nil, err
 	}
 	return c.JobRetryTx(ctx, ntx, id)
+}
+
+func (c clientOf[TTx]) jobGetTx(ctx context.Context, tx database.Tx, id int64) (*rivertype.JobRow, error) {
+	ntx, err := c.native(tx)
+	if err != nil {
+		return nil, err
+	}
+	return c.JobGetTx(ctx, ntx, id)
+}
+
+func (c clientOf[TTx]) jobCancelTx(ctx context.Context, tx database.Tx, id int64) (*rivertype.JobRow, error) {
+	ntx, err := c.native(tx)
+	if err != nil {
+		return nil, err
+	}
+	return c.JobCancelTx(ctx, ntx, id)
 }
 
 func newClient(db database.DB, cfg *river.Config) (client, error) {

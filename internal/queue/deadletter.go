@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
 	"insure/internal/database"
@@ -21,6 +22,16 @@ var (
 	// the worker that gave up on it; retry in a moment.
 	ErrJobBusy = errors.New("the job is still finishing its last attempt; try again in a moment")
 )
+
+// BusyError says how many dead letters a resolution of many left alone
+// because their jobs were still finishing. It wraps ErrJobBusy.
+type BusyError struct{ Count int }
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("%d dead letters were left alone: %s", e.Count, ErrJobBusy)
+}
+
+func (e *BusyError) Unwrap() error { return ErrJobBusy }
 
 // DeadLetter is a listener job that gave up.
 type DeadLetter struct {
@@ -126,23 +137,23 @@ func (q *Queue) Retry(ctx context.Context, id int64) (DeadLetter, error) {
 		if d, err = deadInTx(ctx, tx, id); err != nil {
 			return err
 		}
-		job, err := q.client.jobRetryTx(ctx, tx, d.JobID)
-		if err != nil {
-			return fmt.Errorf("retry job %d: %w", d.JobID, err)
-		}
-		if job.State != rivertype.JobStateAvailable {
-			return fmt.Errorf("retry dead letter %d (job %d is %s): %w", id, d.JobID, job.State, ErrJobBusy)
-		}
 		now := q.cfg.Now().UTC()
-		// Only a dead letter that is still dead: a Discard that committed
-		// since the read above wins, and this retry (its job's too) rolls
-		// back.
+		// Claim the dead letter first: of two concurrent resolutions only
+		// one gets past this update; the other waits for its commit (the
+		// row lock) and then finds nothing to update.
 		n, err := tx.Exec(ctx, `UPDATE dead_letters SET status = 'retried', resolved_at = $2 WHERE id = $1 AND status = 'dead'`, id, now)
 		if err != nil {
 			return fmt.Errorf("mark dead letter %d retried: %w", id, err)
 		}
 		if n == 0 {
 			return fmt.Errorf("dead letter %d was resolved meanwhile: %w", id, ErrAlreadyResolved)
+		}
+		job, err := q.client.jobRetryTx(ctx, tx, d.JobID)
+		if err != nil {
+			return fmt.Errorf("retry job %d: %w", d.JobID, err)
+		}
+		if job.State != rivertype.JobStateAvailable {
+			return fmt.Errorf("retry dead letter %d (job %d is %s): %w", id, d.JobID, job.State, ErrJobBusy)
 		}
 		d.Status, d.ResolvedAt = "retried", &now
 		return nil
@@ -172,47 +183,96 @@ func (q *Queue) Discard(ctx context.Context, id int64) (DeadLetter, error) {
 		if n == 0 {
 			return fmt.Errorf("dead letter %d was resolved meanwhile: %w", id, ErrAlreadyResolved)
 		}
+		// The job must never run again. It normally ended when the listener
+		// gave up; but a process that died between recording the dead
+		// letter and finishing the job leaves it running, to be rescued
+		// and retried. Cancel a job still queued; refuse while it runs.
+		job, err := q.client.jobGetTx(ctx, tx, d.JobID)
+		if errors.Is(err, river.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("discard dead letter %d: read job %d: %w", id, d.JobID, err)
+		}
+		switch job.State {
+		case rivertype.JobStateRunning:
+			return fmt.Errorf("discard dead letter %d (job %d is running): %w", id, d.JobID, ErrJobBusy)
+		case rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStatePending:
+			if _, err := q.client.jobCancelTx(ctx, tx, d.JobID); err != nil {
+				return fmt.Errorf("discard dead letter %d: cancel job %d: %w", id, d.JobID, err)
+			}
+		}
 		d.Status, d.ResolvedAt = "discarded", &now
 		return nil
 	})
 	return d, err
 }
 
-// DiscardAll discards every dead letter and returns those it discarded.
+// DiscardAll discards every dead letter and returns those it discarded;
+// see resolveAll.
 func (q *Queue) DiscardAll(ctx context.Context) ([]DeadLetter, error) {
-	return q.resolveAll(ctx, q.Discard)
+	return q.resolveAll(ctx, 0, q.Discard)
 }
 
-// RetryAll retries every dead letter and returns those it retried.
+// DiscardUpTo discards every dead letter whose id is at most upTo (those an
+// operator saw and confirmed), like DiscardAll.
+func (q *Queue) DiscardUpTo(ctx context.Context, upTo int64) ([]DeadLetter, error) {
+	return q.resolveAll(ctx, max(upTo, 1), q.Discard)
+}
+
+// RetryAll retries every dead letter and returns those it retried; see
+// resolveAll.
 func (q *Queue) RetryAll(ctx context.Context) ([]DeadLetter, error) {
-	return q.resolveAll(ctx, q.Retry)
+	return q.resolveAll(ctx, 0, q.Retry)
 }
 
-// resolveAll runs resolve (Retry or Discard) on every dead letter, skipping
-// those resolved meanwhile, and returns those it resolved.
-func (q *Queue) resolveAll(ctx context.Context, resolve func(ctx context.Context, id int64) (DeadLetter, error)) ([]DeadLetter, error) {
-	var done []DeadLetter
-	var after int64
+// RetryUpTo retries every dead letter whose id is at most upTo, like
+// RetryAll.
+func (q *Queue) RetryUpTo(ctx context.Context, upTo int64) ([]DeadLetter, error) {
+	return q.resolveAll(ctx, max(upTo, 1), q.Retry)
+}
+
+// resolveAll runs resolve (Retry or Discard) on every dead letter (with an
+// id up to upTo when upTo > 0), skipping those resolved meanwhile, and
+// returns those it resolved. Those whose job is still finishing its last
+// attempt are skipped too; then, after all the others, it returns an error
+// wrapping ErrJobBusy that says how many.
+func (q *Queue) resolveAll(ctx context.Context, upTo int64, resolve func(ctx context.Context, id int64) (DeadLetter, error)) ([]DeadLetter, error) {
+	var (
+		done  []DeadLetter
+		after int64
+		busy  int
+	)
 	for {
 		batch, err := q.DeadLetters(ctx, "dead", after, 500)
 		if err != nil {
 			return done, err
 		}
-		if len(batch) == 0 {
-			return done, nil
+		if len(batch) == 0 || (upTo > 0 && batch[0].ID > upTo) {
+			break
 		}
 		for _, d := range batch {
 			after = d.ID
-			r, err := resolve(ctx, d.ID)
-			if errors.Is(err, ErrAlreadyResolved) {
-				continue
+			if upTo > 0 && d.ID > upTo {
+				break
 			}
-			if err != nil {
+			r, err := resolve(ctx, d.ID)
+			switch {
+			case errors.Is(err, ErrAlreadyResolved), errors.Is(err, ErrDeadLetterNotFound):
+				continue
+			case errors.Is(err, ErrJobBusy):
+				busy++
+				continue
+			case err != nil:
 				return done, err
 			}
 			done = append(done, r)
 		}
 	}
+	if busy > 0 {
+		return done, &BusyError{Count: busy}
+	}
+	return done, nil
 }
 
 func scanDeadLetter(row database.Row) (DeadLetter, error) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/riverqueue/river/rivertype"
 
@@ -176,5 +177,84 @@ func TestDiscard(t *testing.T) {
 				}
 			}
 		})
+	})
+}
+
+// TestDiscardStopsAJobLeftBehind covers a process that died between
+// recording a dead letter and finishing its job: the job is still queued
+// (River would rescue and retry it) or still running. Discard cancels the
+// queued one and refuses while it runs.
+func TestDiscardStopsAJobLeftBehind(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db database.DB) {
+		ctx := context.Background()
+		if _, err := queue.Migrate(ctx, db, nil); err != nil {
+			t.Fatal(err)
+		}
+		// Insert-only: nothing works the job, so it stays where the test
+		// puts it.
+		q, err := queue.New(db, nil, queue.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leftBehind := func(state rivertype.JobState) (int64, int64) {
+			t.Helper()
+			id := enqueue(t, db, q, "ok")
+			jobs, err := q.JobsForEvent(ctx, id)
+			if err != nil || len(jobs) != 1 {
+				t.Fatalf("jobs of %s: %v %v", id, jobs, err)
+			}
+			job := jobs[0].ID
+			if state == rivertype.JobStateRunning {
+				if _, err := db.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1 WHERE id = $1`, job); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var dl int64
+			err = db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
+				return tx.QueryRow(ctx, `INSERT INTO dead_letters (job_id, listener, queue, event_id, attempts, error, status, failed_at)
+					VALUES ($1, 'ok', 'normal', $2, 1, 'gave up', 'dead', $3) RETURNING id`, job, id, time.Now().UTC()).Scan(&dl)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dl, job
+		}
+
+		dl, job := leftBehind(rivertype.JobStateAvailable)
+		if _, err := q.Discard(ctx, dl); err != nil {
+			t.Fatal(err)
+		}
+		var state string
+		if err := db.QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, job).Scan(&state); err != nil || state != "cancelled" {
+			t.Fatalf("job of a discarded dead letter is %q (%v), want cancelled", state, err)
+		}
+
+		dl, job = leftBehind(rivertype.JobStateRunning)
+		if _, err := q.Discard(ctx, dl); !errors.Is(err, queue.ErrJobBusy) {
+			t.Fatalf("discarding while the job runs: %v, want ErrJobBusy", err)
+		}
+		if d, err := q.DeadLetter(ctx, dl); err != nil || d.Status != "dead" {
+			t.Fatalf("after the refused discard: %+v %v, want it still dead", d, err)
+		}
+		// DiscardAll leaves it, says so, and still discards the rest.
+		other, _ := leftBehind(rivertype.JobStateAvailable)
+		done, err := q.DiscardAll(ctx)
+		if !errors.Is(err, queue.ErrJobBusy) || len(done) != 1 || done[0].ID != other {
+			t.Fatalf("DiscardAll with one busy: %+v %v, want %d discarded and ErrJobBusy", done, err, other)
+		}
+		if err := db.QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, job).Scan(&state); err != nil || state != "running" {
+			t.Fatalf("the running job is %q (%v)", state, err)
+		}
+		// DiscardUpTo stops at the bound.
+		a, _ := leftBehind(rivertype.JobStateAvailable)
+		b, _ := leftBehind(rivertype.JobStateAvailable)
+		done, err = q.DiscardUpTo(ctx, a)
+		if !errors.Is(err, queue.ErrJobBusy) || len(done) != 1 || done[0].ID != a {
+			t.Fatalf("DiscardUpTo(%d): %+v %v", a, done, err)
+		}
+		if d, err := q.DeadLetter(ctx, b); err != nil || d.Status != "dead" {
+			t.Fatalf("dead letter %d past the bound: %+v %v, want still dead", b, d, err)
+		}
 	})
 }
