@@ -27,6 +27,10 @@ type HealthService struct {
 	Heart *monitor.Heart
 	// Projections reports where each read model is; nil skips the check.
 	Projections func(ctx context.Context) ([]projection.Status, error)
+	// Relay reports how many events the event relay to NATS is behind and
+	// its last failure ("" when none); nil skips the check (no relay in
+	// this process). The check is never critical.
+	Relay func(ctx context.Context) (lag int64, lastError string, err error)
 	// QueueLag and ProjectionLag are the ages beyond which a waiting job or
 	// an unapplied event makes the check degraded (READY_QUEUE_LAG,
 	// READY_PROJECTION_LAG); zero: 5 minutes and 1 minute.
@@ -93,7 +97,27 @@ func (h *HealthService) Ready(ctx context.Context) Readiness {
 	if h.Projections != nil {
 		check(h.projections)
 	}
+	if h.Relay != nil {
+		check(h.relay)
+	}
 	return r
+}
+
+// relay checks the event relay to NATS: degraded while it fails (NATS
+// down, the stream unavailable); the events wait in the event store.
+func (h *HealthService) relay(ctx context.Context) Check {
+	c := Check{Name: "relay", Status: StatusOK}
+	lag, lastErr, err := h.Relay(ctx)
+	switch {
+	case err != nil:
+		c.Status, c.Detail = StatusDegraded, "relay position could not be read: "+err.Error()
+	case lastErr != "":
+		// The error text (it may name the server) stays in the logs.
+		c.Status, c.Detail = StatusDegraded, fmt.Sprintf("relay to NATS failing, retrying; %d events waiting (see the logs)", lag)
+	default:
+		c.Detail = fmt.Sprintf("%d events not yet relayed", lag)
+	}
+	return c
 }
 
 // workers checks the heartbeats: this process's own (critical: its workers

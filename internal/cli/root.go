@@ -62,7 +62,7 @@ func newRoot(e env) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.databaseURL, "database-url", "", "database to use (overrides DATABASE_URL): a SQLite file path, sqlite:///path.db, or postgres://…")
-	root.AddCommand(newServeCmd(e, g), newWorkerCmd(e, g), newMigrateCmd(e, g), newEventsCmd(e, g), newDLQCmd(e, g), newConfigCmd(e, g), newTokenCmd(e, g), newKeysCmd(e, g), newProjectionsCmd(e, g), newHealthCmd(e, g))
+	root.AddCommand(newServeCmd(e, g), newWorkerCmd(e, g), newMigrateCmd(e, g), newEventsCmd(e, g), newDLQCmd(e, g), newConfigCmd(e, g), newTokenCmd(e, g), newKeysCmd(e, g), newProjectionsCmd(e, g), newHealthCmd(e, g), newBenchCmd(e, g))
 	return root
 }
 

@@ -40,7 +40,7 @@ func newServeCmd(e env, g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address (overrides HTTP_ADDR)")
-	cmd.Flags().BoolVar(&workers, "workers", true, "also run the queue workers in this process")
+	cmd.Flags().BoolVar(&workers, "workers", true, "also run the queue workers in this process; --workers=0 (or =false) serves the API only, for use with insure worker processes")
 	cmd.Flags().DurationVar(&grace, "shutdown-grace", 30*time.Second, "how long in-flight requests and jobs may take to finish on shutdown")
 	return cmd
 }

@@ -34,6 +34,7 @@ import (
 	"insure/internal/quotation"
 	"insure/internal/rating"
 	"insure/internal/recorder"
+	"insure/internal/relay"
 	"insure/internal/snapshot"
 	"insure/internal/telemetry"
 )
@@ -91,6 +92,11 @@ type System struct {
 	// catches up the ones that are behind (with workers only).
 	Projections *projection.Subscriptions
 	runner      *projection.Runner
+
+	// Relay publishes the event stream to NATS JetStream (EVENT_BUS_URL);
+	// nil without workers or without EVENT_BUS_URL. It runs while the
+	// queue works.
+	Relay *relay.Relay
 }
 
 // Options change how a System is built.
@@ -108,6 +114,10 @@ type Options struct {
 	// configuration, and Close leaves it to its owner (tests export spans
 	// to memory with it). It serves one System only.
 	Telemetry *telemetry.Telemetry
+	// Relay is the base of the event relay's configuration (tests set
+	// their own stream and subject prefix); URL and Logger come from the
+	// configuration.
+	Relay relay.Config
 }
 
 // openDB opens the configured database.
@@ -288,6 +298,7 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 		FetchPollInterval:  max(cfg.QueueFetchPollInterval, cfg.QueueFetchCooldown),
 		CompletedRetention: time.Duration(cfg.EventRetentionDays) * 24 * time.Hour,
 		RescueAfter:        cfg.EffectiveRescueAfter(),
+		JobTimeout:         cfg.QueueJobTimeout,
 		Logger:             logger,
 		Now:                now,
 		Observer:           s.Telemetry,
@@ -297,6 +308,24 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 		qcfg.Workers = cfg.WorkedQueues()
 		s.Heart = s.Monitor.NewHeart(workerIdentity(qcfg.Workers, now()), 0, logger)
 		qcfg.WhileWorking = s.Heart.Run
+		if cfg.EventBusURL != "" {
+			rcfg := opts.Relay
+			rcfg.URL, rcfg.Logger = cfg.EventBusURL, logger
+			r, err := relay.New(db, s.Store, rcfg)
+			if err != nil {
+				return nil, fmt.Errorf("EVENT_BUS_URL: %w", err)
+			}
+			s.Relay = r
+			qcfg.WhileWorking = func(ctx context.Context) {
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					r.Run(ctx)
+				}()
+				s.Heart.Run(ctx)
+				<-done
+			}
+		}
 		qcfg.Periodic = []queue.PeriodicTask{{
 			Name: "policy-expiry-scan", Interval: cfg.ExpiryScanInterval,
 			Run: func(ctx context.Context) error {
@@ -387,9 +416,13 @@ func (s *System) Handler() http.Handler { return s.handler }
 
 // Health is the readiness service of this system.
 func (s *System) Health() *app.HealthService {
-	return &app.HealthService{DB: s.DB, Breakers: s.Breakers, Monitor: s.Monitor, Heart: s.Heart,
+	h := &app.HealthService{DB: s.DB, Breakers: s.Breakers, Monitor: s.Monitor, Heart: s.Heart,
 		Projections: s.Projections.Status, QueueLag: s.Config.ReadyQueueLag, ProjectionLag: s.Config.ReadyProjectionLag, Now: s.Now,
 		Drivers: map[string]string{"email": s.Config.EffectiveMailDriver(), "whatsapp": s.Config.EffectiveWhatsAppDriver()}}
+	if s.Relay != nil {
+		h.Relay = s.Relay.Health
+	}
+	return h
 }
 
 // workerIdentity names this process in the worker heartbeats: a new id,

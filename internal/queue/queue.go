@@ -104,8 +104,13 @@ type Config struct {
 	// CompletedRetention is how long completed jobs are kept.
 	CompletedRetention time.Duration
 	// RescueAfter is how long a job may run before another worker rescues it.
+	// It must be longer than JobTimeout.
 	RescueAfter time.Duration
-	Periodic    []PeriodicTask
+	// JobTimeout bounds an attempt of a job that sets no timeout of its own
+	// (periodic tasks); listener jobs use their listener's timeout. One
+	// minute when zero.
+	JobTimeout time.Duration
+	Periodic   []PeriodicTask
 	// WhileWorking, when set, runs from Start until Stop in its own
 	// goroutine while this process works the queues (the worker heartbeat);
 	// its context ends when Stop is called, which waits for it to return.
@@ -140,6 +145,16 @@ func New(db database.DB, handler Handler, cfg Config) (*Queue, error) {
 	if cfg.Snooze <= 0 {
 		cfg.Snooze = time.Minute
 	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = time.Minute
+	}
+	// River refuses a rescue delay below its client-wide job timeout, which
+	// is one minute unless set: pass ours, so a QUEUE_RESCUE_AFTER under a
+	// minute works when QUEUE_JOB_TIMEOUT is shorter still.
+	if cfg.RescueAfter > 0 && cfg.RescueAfter <= cfg.JobTimeout {
+		return nil, fmt.Errorf("queue: rescue after %s must be longer than the job timeout %s, or a slow job could run twice at once",
+			cfg.RescueAfter, cfg.JobTimeout)
+	}
 	q := &Queue{db: db, handler: handler, cfg: cfg, log: cfg.Logger}
 	rc := &river.Config{
 		Logger:                      cfg.Logger,
@@ -147,6 +162,7 @@ func New(db database.DB, handler Handler, cfg Config) (*Queue, error) {
 		CancelledJobRetentionPeriod: -1,
 		CompletedJobRetentionPeriod: cfg.CompletedRetention,
 		RescueStuckJobsAfter:        cfg.RescueAfter,
+		JobTimeout:                  cfg.JobTimeout,
 		MaxAttempts:                 3,
 	}
 	queues := map[string]river.QueueConfig{}

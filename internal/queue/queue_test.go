@@ -284,3 +284,24 @@ func TestConfigRejectsUnknownQueue(t *testing.T) {
 		t.Fatal("want an error for an unknown queue")
 	}
 }
+
+// A rescue delay under River's default job timeout of one minute works
+// when the job timeout is shorter still (QUEUE_RESCUE_AFTER=4s with
+// QUEUE_JOB_TIMEOUT=2s), and one that is not longer than the job timeout
+// is refused.
+func TestConfigRescueAfterJobTimeout(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Open(t, database.SQLite)
+	workers := map[string]int{queue.Normal: 1}
+	if _, err := queue.New(db, newHandler(), queue.Config{Workers: workers, RescueAfter: 4 * time.Second, JobTimeout: 2 * time.Second}); err != nil {
+		t.Fatalf("rescue after 4s with a 2s job timeout: %v", err)
+	}
+	for _, c := range []queue.Config{
+		{Workers: workers, RescueAfter: 2 * time.Second, JobTimeout: 2 * time.Second},
+		{Workers: workers, RescueAfter: 30 * time.Second}, // the default job timeout is 1m
+	} {
+		if _, err := queue.New(db, newHandler(), c); err == nil || !strings.Contains(err.Error(), "must be longer than the job timeout") {
+			t.Errorf("rescue after %s, job timeout %s: err %v, want one that says the rescue delay is too short", c.RescueAfter, c.JobTimeout, err)
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"insure/internal/auth"
+)
+
+// apiLevel is one load level of the api scenario.
+type apiLevel struct {
+	Name string `json:"name"`
+	// Clients is the closed loop's concurrency (0 for the open loop);
+	// Rate the open loop's requests per second (0 for a closed loop).
+	Clients    int     `json:"clients"`
+	Rate       int     `json:"rate"`
+	Seconds    float64 `json:"seconds"`
+	Requests   uint64  `json:"requests"`
+	Errors     uint64  `json:"errors"`
+	Throughput float64 `json:"throughput"`
+	P50Ms      float64 `json:"p50_ms"`
+	P99Ms      float64 `json:"p99_ms"`
+	P999Ms     float64 `json:"p999_ms"`
+	MaxMs      float64 `json:"max_ms"`
+	// StatusCodes counts the responses by status ("0": no response).
+	StatusCodes map[string]int `json:"status_codes"`
+	FirstError  string         `json:"first_error,omitempty"`
+}
+
+type apiResult struct {
+	Endpoint string     `json:"endpoint"`
+	Levels   []apiLevel `json:"levels"`
+}
+
+// memoryResult is the serve process's resident memory.
+type memoryResult struct {
+	PID       int     `json:"pid"`
+	IdleRSSMB float64 `json:"idle_rss_mb"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+}
+
+// benchAPI starts `insure serve` as a child process on a fresh database
+// and drives POST /api/v1/customers with vegeta from this process.
+func benchAPI(ctx context.Context, b *benchDB, o benchOptions) (*apiResult, *memoryResult, error) {
+	bin := o.serverBinary
+	if bin == "" {
+		var err error
+		if bin, err = os.Executable(); err != nil {
+			return nil, nil, fmt.Errorf("find the insure binary: %w", err)
+		}
+	}
+	dbURL, err := b.fresh(ctx, "api")
+	if err != nil {
+		return nil, nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, nil, err
+	}
+	var tok [20]byte
+	_, _ = rand.Read(tok[:])
+	token := "insure_bench-" + hex.EncodeToString(tok[:])
+	// The API allows each token 600 requests a minute: the load rotates
+	// over enough tokens to stay under that budget.
+	tokens, err := benchTokens(ctx, b, dbURL, o.apiTokens)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create tokens: %w", err)
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = []string{
+		"DATABASE_URL=" + dbURL, "HTTP_ADDR=" + addr, "INSURE_ADMIN_TOKEN=" + token, "INSURE_MASTER_KEY=" + b.masterKey,
+		"MAIL_DRIVER=log", "WHATSAPP_DRIVER=log", "LOG_LEVEL=warn", "DOCUMENTS_DIR=" + b.dir + "/api-documents",
+		"HOME=" + b.dir, "TMPDIR=" + os.TempDir(),
+	}
+	stderr, err := os.Create(b.dir + "/serve.log")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer stderr.Close()
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start %s serve: %w", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	base := "http://" + addr
+	if err := waitReady(ctx, base, exited); err != nil {
+		log, _ := os.ReadFile(b.dir + "/serve.log")
+		return nil, nil, fmt.Errorf("%w\nserve's log:\n%s", err, log)
+	}
+	// Let start-up work (migrations, the first expiry scan) settle.
+	time.Sleep(time.Second)
+	pid := cmd.Process.Pid
+	mem := &memoryResult{PID: pid}
+	idle, err := procField("/proc/"+strconv.Itoa(pid)+"/status", "VmRSS:")
+	if err != nil {
+		return nil, nil, err
+	}
+	mem.IdleRSSMB = float64(idle) / 1024
+
+	res := &apiResult{Endpoint: "POST /api/v1/customers"}
+	var seq atomic.Int64
+	hdrs := make([]http.Header, len(tokens))
+	for i, tk := range tokens {
+		hdrs[i] = http.Header{"Authorization": {"Bearer " + tk}, "Content-Type": {"application/json"}}
+	}
+	targeter := func(t *vegeta.Target) error {
+		i := seq.Add(1)
+		t.Method, t.URL, t.Header = http.MethodPost, base+"/api/v1/customers", hdrs[int(i)%len(hdrs)]
+		t.Body = []byte(`{"name":"Bench Customer","email":"api` + strconv.FormatInt(i, 10) + `@example.com","phone":"96` +
+			fmt.Sprintf("%08d", i) + `","channel":"web"}`)
+		return nil
+	}
+	attack := func(name string, clients, rate int) apiLevel {
+		workers := uint64(clients)
+		if rate > 0 {
+			workers = 16
+		}
+		maxWorkers := workers
+		if rate > 0 {
+			maxWorkers = 256
+		}
+		a := vegeta.NewAttacker(vegeta.Workers(workers), vegeta.MaxWorkers(maxWorkers), vegeta.Connections(int(maxWorkers)),
+			vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
+		var m vegeta.Metrics
+		for r := range a.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, o.duration, name) {
+			m.Add(r)
+		}
+		m.Close()
+		l := apiLevel{Name: name, Clients: clients, Rate: rate, Seconds: m.Duration.Seconds(), Requests: m.Requests,
+			P50Ms: msOf(m.Latencies.P50), P99Ms: msOf(m.Latencies.P99), P999Ms: msOf(m.Latencies.Quantile(0.999)),
+			MaxMs: msOf(m.Latencies.Max)}
+		var ok uint64
+		for code, n := range m.StatusCodes {
+			if len(code) == 3 && code[0] == '2' {
+				ok += uint64(n)
+			}
+		}
+		l.Errors = m.Requests - ok
+		l.StatusCodes = m.StatusCodes
+		if len(m.Errors) > 0 {
+			l.FirstError = m.Errors[0]
+		}
+		if m.Duration > 0 {
+			l.Throughput = float64(ok) / (m.Duration + m.Wait).Seconds()
+		}
+		return l
+	}
+	if o.openRate > 0 {
+		res.Levels = append(res.Levels, attack(fmt.Sprintf("open %d/s", o.openRate), 0, o.openRate))
+	}
+	for _, c := range o.clients {
+		res.Levels = append(res.Levels, attack(fmt.Sprintf("%d clients", c), c, 0))
+	}
+	peak, err := procField("/proc/"+strconv.Itoa(pid)+"/status", "VmHWM:")
+	if err != nil {
+		return nil, nil, err
+	}
+	mem.PeakRSSMB = float64(peak) / 1024
+	return res, mem, nil
+}
+
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// freeAddr returns a loopback address with a port free just now.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// waitReady polls GET /readyz until it answers 200.
+func waitReady(ctx context.Context, base string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	c := &http.Client{Timeout: 2 * time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return errors.New("serve exited before it was ready")
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+		if resp, err := c.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("serve at %s was not ready within 2 minutes", base)
+}
+
+// benchTokens migrates the database at dbURL and creates n admin tokens
+// in it, before serve starts.
+func benchTokens(ctx context.Context, b *benchDB, dbURL string, n int) ([]string, error) {
+	cfg, err := b.config(dbURL, "api")
+	if err != nil {
+		return nil, err
+	}
+	s, err := Open(ctx, cfg, newLogger(cfg, io.Discard), Options{Migrate: true})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	out := make([]string, n)
+	for i := range out {
+		if out[i], _, err = s.Tokens.Create(ctx, fmt.Sprintf("bench-%d", i), auth.RoleAdmin); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
