@@ -174,7 +174,7 @@ func TestWorkerServesMetricsAndHealth(t *testing.T) {
 	}, stdout: &bytes.Buffer{}, stderr: logs}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"worker", "--addr", "127.0.0.1:0", "--shutdown-grace", "5s"}, e) }()
+	go func() { done <- run(ctx, []string{"worker", "--addr", "127.0.0.1:0", "--pprof", "127.0.0.1:0", "--shutdown-grace", "5s"}, e) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -186,20 +186,44 @@ func TestWorkerServesMetricsAndHealth(t *testing.T) {
 			t.Error("worker did not stop")
 		}
 	})
-	var addr string
-	waitUntil(t, "the worker to log its address", func() bool {
+	var addr, pprofAddr string
+	waitUntil(t, "the worker to log its addresses", func() bool {
 		for _, line := range strings.Split(logs.String(), "\n") {
 			var rec struct {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
 			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "worker metrics and health checks served" {
-				addr = rec.Addr
-				return true
+			if json.Unmarshal([]byte(line), &rec) == nil {
+				switch rec.Msg {
+				case "worker metrics and health checks served":
+					addr = rec.Addr
+				case "profiles served (net/http/pprof)":
+					pprofAddr = rec.Addr
+				}
 			}
 		}
-		return false
+		return addr != "" && pprofAddr != ""
 	})
+	// The profiles are on their own listener only.
+	get := func(url string) (int, string) {
+		t.Helper()
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var b bytes.Buffer
+		if _, err := b.ReadFrom(res.Body); err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, b.String()
+	}
+	if code, body := get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("goroutine profile on --pprof: %d %.200s", code, body)
+	}
+	if code, _ := get("http://" + addr + "/debug/pprof/"); code != http.StatusNotFound {
+		t.Errorf("GET /debug/pprof/ on the metrics address: %d, want 404", code)
+	}
 	var out string
 	waitUntil(t, "insure health on the worker to report ok", func() bool {
 		var code int

@@ -21,6 +21,7 @@ func newServeCmd(e env, g *globals) *cobra.Command {
 		addr    string
 		workers bool
 		grace   time.Duration
+		pprofAt string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -36,12 +37,20 @@ func newServeCmd(e env, g *globals) *cobra.Command {
 					return fmt.Errorf("--addr: %w", err)
 				}
 			}
+			if pprofAt != "" {
+				stop, err := startPprof(pprofAt, newLogger(cfg, e.stderr))
+				if err != nil {
+					return err
+				}
+				defer stop(context.WithoutCancel(cmd.Context()))
+			}
 			return serve(cmd.Context(), e, cfg, workers, grace, nil)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address (overrides HTTP_ADDR)")
 	cmd.Flags().BoolVar(&workers, "workers", true, "also run the queue workers in this process; --workers=0 (or =false) serves the API only, for use with insure worker processes")
 	cmd.Flags().DurationVar(&grace, "shutdown-grace", 30*time.Second, "how long in-flight requests and jobs may take to finish on shutdown")
+	cmd.Flags().StringVar(&pprofAt, "pprof", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	return cmd
 }
 
@@ -105,8 +114,9 @@ func serve(ctx context.Context, e env, cfg config.Config, workers bool, grace ti
 
 func newWorkerCmd(e env, g *globals) *cobra.Command {
 	var (
-		grace time.Duration
-		addr  string
+		grace   time.Duration
+		addr    string
+		pprofAt string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -124,6 +134,13 @@ func newWorkerCmd(e env, g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
+			if pprofAt != "" {
+				stop, err := startPprof(pprofAt, logger)
+				if err != nil {
+					return err
+				}
+				defer stop(context.WithoutCancel(ctx))
+			}
 			if err := s.Queue.Start(ctx); err != nil {
 				return err
 			}
@@ -165,6 +182,7 @@ func newWorkerCmd(e env, g *globals) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&grace, "shutdown-grace", 30*time.Second, "how long in-flight jobs may take to finish on shutdown")
 	cmd.Flags().StringVar(&addr, "addr", "", "serve GET /metrics, /healthz and /readyz on this address (off when empty)")
+	cmd.Flags().StringVar(&pprofAt, "pprof", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6061 (off when empty)")
 	return cmd
 }
 
