@@ -174,7 +174,9 @@ func TestWorkerServesMetricsAndHealth(t *testing.T) {
 	}, stdout: &bytes.Buffer{}, stderr: logs}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"worker", "--addr", "127.0.0.1:0", "--pprof", "127.0.0.1:0", "--shutdown-grace", "5s"}, e) }()
+	go func() {
+		done <- run(ctx, []string{"worker", "--addr", "127.0.0.1:0", "--pprof", "127.0.0.1:0", "--shutdown-grace", "5s"}, e)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
