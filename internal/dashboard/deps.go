@@ -7,6 +7,7 @@ import (
 	"insure/internal/auth"
 	"insure/internal/breaker"
 	"insure/internal/event"
+	"insure/internal/monitor"
 	"insure/internal/projection"
 	"insure/internal/queue"
 )
@@ -36,41 +37,15 @@ type Metrics interface {
 	Workers(ctx context.Context, since time.Time) ([]Worker, error)
 }
 
-// QueueDepth is how many jobs one queue has in one state.
-type QueueDepth struct {
-	Queue, State string
-	Jobs         int64
-}
-
-// QueueLag is the age of a queue's oldest runnable job (0: none).
-type QueueLag struct {
-	Queue  string
-	Oldest time.Duration
-}
-
-// VolumePoint is how many events of one name were appended in one minute.
-type VolumePoint struct {
-	Minute    time.Time
-	EventName string
-	Events    int64
-}
-
-// ListenerStat is one listener's work over a window.
-type ListenerStat struct {
-	Listener                 string
-	Jobs, Failed             int64
-	Attempts, FailedAttempts int64
-	P50, P95                 time.Duration
-	FailureRate              float64
-}
-
-// Worker is one process that works queues.
-type Worker struct {
-	ID, Host          string
-	PID               int
-	Queues            []string
-	StartedAt, BeatAt time.Time
-}
+// The figures the dashboard shows are the monitor's own (*monitor.Monitor
+// implements Metrics).
+type (
+	QueueDepth   = monitor.QueueDepth
+	QueueLag     = monitor.QueueLag
+	VolumePoint  = monitor.VolumePoint
+	ListenerStat = monitor.ListenerStat
+	Worker       = monitor.Worker
+)
 
 // DeadLetters lists and resolves dead letters (*queue.Queue).
 type DeadLetters interface {
