@@ -32,6 +32,9 @@ type SQLiteDB struct {
 	path   string
 	writer *sql.DB
 	reader *sql.DB
+	// group runs InTx's transactions, several to a commit when they queue
+	// (sqlitebatch.go).
+	group *committer
 }
 
 var _ DB = (*SQLiteDB)(nil)
@@ -88,7 +91,7 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLiteDB
 	}
 	reader.SetMaxOpenConns(opts.Readers)
 	reader.SetMaxIdleConns(opts.Readers)
-	return &SQLiteDB{path: path, writer: writer, reader: reader}, nil
+	return &SQLiteDB{path: path, writer: writer, reader: reader, group: newCommitter(writer)}, nil
 }
 
 // Path is the database file.
@@ -117,25 +120,11 @@ func (d *SQLiteDB) QueryRow(ctx context.Context, query string, args ...any) Row 
 
 // InTx implements DB. Transactions begin IMMEDIATE, so a transaction that
 // will write holds the write lock from its start and never fails to upgrade.
-func (d *SQLiteDB) InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) (err error) {
-	stx, err := d.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", Unavailable(err))
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = stx.Rollback()
-			panic(p)
-		}
-	}()
-	if err := fn(ctx, sqlTx{stx}); err != nil {
-		_ = stx.Rollback()
-		return err
-	}
-	if err := stx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", Unavailable(err))
-	}
-	return nil
+// Transactions that queue for the writer share commits (group commit, see
+// sqlitebatch.go); each still commits or rolls back as a whole, and InTx
+// returns only once its outcome is known.
+func (d *SQLiteDB) InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	return d.group.do(ctx, fn)
 }
 
 // Ping implements DB.
@@ -149,6 +138,7 @@ func (d *SQLiteDB) Ping(ctx context.Context) error {
 
 // Close implements DB.
 func (d *SQLiteDB) Close() error {
+	d.group.close()
 	return errors.Join(d.reader.Close(), d.writer.Close())
 }
 
