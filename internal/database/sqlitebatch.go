@@ -227,14 +227,15 @@ func (c *committer) commit(group []*writeReq) {
 		}
 		if _, err := stx.Exec("ROLLBACK TO " + sp); err != nil {
 			// The whole transaction is gone: r has its own answer,
-			// the rest are told the group failed.
+			// the rest are told the group failed, for r's reason
+			// when it is one (a full disk).
 			r.done <- res
-			c.abort(stx, ok, live[i+1:], err)
+			c.abort(stx, ok, live[i+1:], lostCause(res, err))
 			return
 		}
 		if _, err := stx.Exec("RELEASE " + sp); err != nil {
 			r.done <- res
-			c.abort(stx, ok, live[i+1:], err)
+			c.abort(stx, ok, live[i+1:], lostCause(res, err))
 			return
 		}
 		r.done <- res
@@ -252,13 +253,28 @@ func (c *committer) commit(group []*writeReq) {
 // the members that ran (done) and those that had not yet run (rest).
 func (c *committer) abort(stx *sql.Tx, done, rest []*writeReq, cause error) {
 	_ = stx.Rollback()
-	err := fmt.Errorf("write transaction rolled back with the group it shared a commit with: %w", Unavailable(cause))
+	// The members did nothing wrong: a retry may well succeed.
+	u := Unavailable(cause)
+	if !errors.Is(u, ErrUnavailable) {
+		u = fmt.Errorf("%w: %w", ErrUnavailable, cause)
+	}
+	err := fmt.Errorf("write transaction rolled back with the group it shared a commit with: %w", u)
 	for _, r := range done {
 		r.done <- writeResult{err: err}
 	}
 	for _, r := range rest {
 		r.done <- writeResult{err: err}
 	}
+}
+
+// lostCause is why a group's transaction was lost under a failed member:
+// the member's own error when it is a database one (SQLITE_FULL rolls the
+// transaction back), else the error of the statement that found it gone.
+func lostCause(res writeResult, stmtErr error) error {
+	if res.err != nil && errors.Is(Unavailable(res.err), ErrUnavailable) {
+		return res.err
+	}
+	return stmtErr
 }
 
 // call runs one member's function, turning a panic into a result.
