@@ -14,12 +14,19 @@ go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # Concurrent packages: the queue, the event store, the listeners, the HTTP
-# server and the end-to-end command tests.
-race_pkgs=(./internal/queue/... ./internal/eventstore/... ./internal/notify/... ./internal/document/... ./internal/keyring/... ./internal/cli/...)
+# server, the end-to-end command tests, SQLite's group committer and the
+# idempotency keys' claims.
+race_pkgs=(./internal/queue/... ./internal/eventstore/... ./internal/notify/... ./internal/document/... ./internal/keyring/... ./internal/cli/...
+  ./internal/database/... ./internal/idempotency/...)
 go test -race -count=1 -timeout 15m "${race_pkgs[@]}"
 
-mapfile -t rest < <(go list ./... | grep -v -e /internal/queue -e /internal/eventstore -e /internal/notify -e /internal/document -e /internal/keyring -e /internal/cli)
+mapfile -t rest < <(go list ./... | grep -v -e /internal/queue -e /internal/eventstore -e /internal/notify -e /internal/document -e /internal/keyring -e /internal/cli \
+  -e /internal/database -e /internal/idempotency)
 go test -count=1 -timeout 15m "${rest[@]}"
+# The fault hooks (build tag faults) that internal/reliability compiles into
+# its binary: vetted and tested here, since no other build includes them.
+go vet -tags faults ./internal/listener/
+go test -tags faults -count=1 -run '^TestFaults$' ./internal/listener/
 
 # A short fuzzing pass over every decoder of outside input (the seed corpora
 # already ran above as ordinary tests). FUZZTIME=0 skips it. The budget is a

@@ -136,6 +136,9 @@ func (h *HealthService) workers(ctx context.Context) Check {
 			if !last.IsZero() {
 				c.Detail += " for " + age.Round(time.Second).String()
 			}
+			if e := h.Heart.LastError(); e != "" {
+				c.Detail += "; the last attempt failed: " + e
+			}
 			return c
 		}
 	}
@@ -147,6 +150,11 @@ func (h *HealthService) workers(ctx context.Context) Check {
 	switch {
 	case len(ws) == 0:
 		c.Status, c.Detail = StatusDegraded, "no process works the queues: jobs wait until a worker starts (insure worker, or insure serve with workers)"
+	case h.Heart != nil && h.Heart.LastError() != "":
+		// Its last beat, a write, failed though reads work: so do its
+		// other writes (commands, job outcomes), a full disk say.
+		c.Status = StatusDegraded
+		c.Detail = "this process could not record its last heartbeat, so its writes may be failing: " + h.Heart.LastError()
 	case h.Heart != nil:
 		c.Detail = fmt.Sprintf("%d worker process(es) alive, this one included", len(ws))
 	default:

@@ -97,6 +97,29 @@ func TestReadinessChecks(t *testing.T) {
 			t.Errorf("overall %s, want failing", r.Status)
 		}
 	})
+	t.Run("a failed write of this process's heartbeat is degraded", func(t *testing.T) {
+		// Its own database, which stops taking writes after a first beat.
+		own := dbtest.Open(t, database.SQLite)
+		if _, err := queue.Migrate(ctx, own, nil); err != nil {
+			t.Fatal(err)
+		}
+		failing := monitor.New(own, nil).NewHeart(monitor.Worker{ID: "w2", Host: "h", PID: 2, StartedAt: time.Now()}, time.Minute, nil)
+		if err := failing.Beat(ctx); err != nil || failing.LastError() != "" {
+			t.Fatalf("first beat: %v, LastError %q", err, failing.LastError())
+		}
+		own.Close()
+		if err := failing.Beat(ctx); err == nil || failing.LastError() == "" {
+			t.Fatalf("a beat on a closed database: %v, LastError %q", err, failing.LastError())
+		}
+		r := health(0, func(h *app.HealthService) { h.Heart = failing })
+		c := checkOf(t, r, "workers")
+		if c.Status != app.StatusDegraded || !strings.Contains(c.Detail, "could not record its last heartbeat") || !strings.Contains(c.Detail, failing.LastError()) {
+			t.Errorf("workers %+v", c)
+		}
+		if r.Status != app.StatusDegraded {
+			t.Errorf("overall %s, want degraded (reads still work)", r.Status)
+		}
+	})
 	t.Run("no worker anywhere is degraded", func(t *testing.T) {
 		r := health(time.Hour, func(h *app.HealthService) { h.Heart = nil })
 		if c := checkOf(t, r, "workers"); c.Status != app.StatusDegraded || c.Critical {

@@ -44,12 +44,15 @@ func newServeCmd(e env, g *globals) *cobra.Command {
 				}
 				defer stop(context.WithoutCancel(cmd.Context()))
 			}
+			if !cmd.Flags().Changed("shutdown-grace") {
+				grace = cfg.ShutdownGrace
+			}
 			return serve(cmd.Context(), e, cfg, workers, grace, nil)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address (overrides HTTP_ADDR)")
 	cmd.Flags().BoolVar(&workers, "workers", true, "also run the queue workers in this process; --workers=0 (or =false) serves the API only, for use with insure worker processes")
-	cmd.Flags().DurationVar(&grace, "shutdown-grace", 30*time.Second, "how long in-flight requests and jobs may take to finish on shutdown")
+	cmd.Flags().DurationVar(&grace, "shutdown-grace", 30*time.Second, "how long in-flight requests and jobs may take to finish on shutdown (default SHUTDOWN_GRACE)")
 	cmd.Flags().StringVar(&pprofAt, "pprof", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	return cmd
 }
@@ -67,7 +70,9 @@ func serve(ctx context.Context, e env, cfg config.Config, workers bool, grace ti
 	if err != nil {
 		return err
 	}
-	if err := s.Queue.Start(ctx); err != nil {
+	// The jobs' contexts derive from the one Start gets: the signal must
+	// not cancel them at once, but only after the grace (Queue.Stop below).
+	if err := s.Queue.Start(context.WithoutCancel(ctx)); err != nil {
 		l.Close()
 		return err
 	}
@@ -127,6 +132,9 @@ func newWorkerCmd(e env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("shutdown-grace") {
+				grace = cfg.ShutdownGrace
+			}
 			logger := newLogger(cfg, e.stderr)
 			ctx := cmd.Context()
 			s, err := Open(ctx, cfg, logger, Options{Workers: true, Migrate: true})
@@ -141,7 +149,9 @@ func newWorkerCmd(e env, g *globals) *cobra.Command {
 				}
 				defer stop(context.WithoutCancel(ctx))
 			}
-			if err := s.Queue.Start(ctx); err != nil {
+			// Not ctx: the signal would cancel running jobs at once instead
+			// of after the grace (Queue.Stop below).
+			if err := s.Queue.Start(context.WithoutCancel(ctx)); err != nil {
 				return err
 			}
 			var (
@@ -180,7 +190,7 @@ func newWorkerCmd(e env, g *globals) *cobra.Command {
 			return qerr
 		},
 	}
-	cmd.Flags().DurationVar(&grace, "shutdown-grace", 30*time.Second, "how long in-flight jobs may take to finish on shutdown")
+	cmd.Flags().DurationVar(&grace, "shutdown-grace", 30*time.Second, "how long in-flight jobs may take to finish on shutdown (default SHUTDOWN_GRACE)")
 	cmd.Flags().StringVar(&addr, "addr", "", "serve GET /metrics, /healthz and /readyz on this address (off when empty)")
 	cmd.Flags().StringVar(&pprofAt, "pprof", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6061 (off when empty)")
 	return cmd

@@ -23,6 +23,7 @@ import (
 	"insure/internal/event"
 	"insure/internal/eventstore"
 	"insure/internal/httpapi"
+	"insure/internal/idempotency"
 	"insure/internal/keyring"
 	"insure/internal/listener"
 	"insure/internal/monitor"
@@ -69,6 +70,8 @@ type System struct {
 	Webhooks   *app.WebhookService
 	Erasure    *app.ErasureService
 	Tokens     *auth.Store
+	// Idempotency keeps the API's Idempotency-Keys (IDEMPOTENCY_KEY_TTL).
+	Idempotency *idempotency.Store
 	// Keys holds the customers' data keys; Vault seals personal data in
 	// read models and stored messages with them.
 	Keys    *keyring.Keyring
@@ -255,6 +258,9 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	s.Policies = app.NewPolicyService(deps, rates, cfg.Currency)
 	s.Webhooks = app.NewWebhookService(deps)
 	s.Erasure = app.NewErasureService(deps, s.Customers, keys)
+	if s.Idempotency, err = idempotency.New(db, idempotency.Config{TTL: cfg.IdempotencyKeyTTL, Sealer: keys, Now: now}); err != nil {
+		return nil, err
+	}
 
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
@@ -335,6 +341,15 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 				}
 				return err
 			},
+		}, {
+			Name: idempotencyCleanupTask, Interval: idempotencyCleanupInterval,
+			Run: func(ctx context.Context) error {
+				n, err := s.Idempotency.DeleteExpired(ctx)
+				if err == nil && n > 0 {
+					logger.Info("deleted expired idempotency keys", "deleted", n)
+				}
+				return err
+			},
 		}}
 	}
 	q, err := queue.New(db, set, qcfg)
@@ -358,20 +373,22 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 		return nil, err
 	}
 	h, err := httpapi.NewServer(httpapi.Services{
-		Observer:    s.Telemetry,
-		Customers:   s.Customers,
-		Erasure:     s.Erasure,
-		Quotations:  s.Quotations,
-		Policies:    s.Policies,
-		Messages:    app.MessageQueries{Reader: s.Reader},
-		Documents:   app.DocumentQueries{Reader: s.Reader, Files: s.Files},
-		Events:      app.EventQueries{Store: s.Store},
-		DeadLetters: app.DeadLetterQueries{Queue: s.Queue},
-		Health:      s.Health(),
-		Webhooks:    s.Webhooks,
-		Auth:        s.Tokens,
-		Access:      app.NewAccessService(deps),
-		Consistency: app.Consistency{DB: db},
+		Observer:       s.Telemetry,
+		Customers:      s.Customers,
+		Erasure:        s.Erasure,
+		Quotations:     s.Quotations,
+		Policies:       s.Policies,
+		Messages:       app.MessageQueries{Reader: s.Reader},
+		Documents:      app.DocumentQueries{Reader: s.Reader, Files: s.Files},
+		Events:         app.EventQueries{Store: s.Store},
+		DeadLetters:    app.DeadLetterQueries{Queue: s.Queue},
+		Health:         s.Health(),
+		Webhooks:       s.Webhooks,
+		Auth:           s.Tokens,
+		Access:         app.NewAccessService(deps),
+		Consistency:    app.Consistency{DB: db},
+		RequestTimeout: cfg.RequestTimeout,
+		Idempotency:    s.Idempotency,
 		WhatsAppWebhook: httpapi.WebhookConfig{
 			VerifyToken: cfg.WhatsAppWebhookVerifyToken,
 			AppSecret:   cfg.WhatsAppAppSecret,
@@ -395,6 +412,13 @@ func build(ctx context.Context, db database.DB, cfg config.Config, logger *slog.
 	}
 	return s, nil
 }
+
+// The periodic task that deletes expired idempotency keys (Begin ignores
+// them meanwhile), and how often it runs.
+const (
+	idempotencyCleanupTask     = "idempotency-key-cleanup"
+	idempotencyCleanupInterval = 10 * time.Minute
+)
 
 // lateBinding lets the recorder be built before the listener set and the
 // queue that it routes to and enqueues on.

@@ -59,6 +59,12 @@ type Config struct {
 	// of 1h and twice QueueJobTimeout (see EffectiveRescueAfter).
 	QueueRescueAfter time.Duration
 
+	// ShutdownGrace (SHUTDOWN_GRACE) is how long insure serve and insure
+	// worker give in-flight requests and jobs to finish after SIGTERM
+	// before the jobs still running are cancelled and released for retry.
+	// The --shutdown-grace flag overrides it. 100ms to 1h.
+	ShutdownGrace time.Duration
+
 	// EventBusURL (EVENT_BUS_URL) is the NATS server that the relay
 	// publishes every stored event to (JetStream); empty: no relay. It may
 	// hold a password: log it through RedactDatabaseURL.
@@ -121,6 +127,10 @@ type Config struct {
 	QueueFetchPollInterval time.Duration
 	// DBMaxConns (DB_MAX_CONNS) is the PostgreSQL connection pool size.
 	DBMaxConns int
+	// RequestTimeout (HTTP_REQUEST_TIMEOUT) is the longest an API request
+	// may take before its work is cancelled and it is answered with 503
+	// (the event stream excepted).
+	RequestTimeout time.Duration
 
 	// ExpiryScanInterval (EXPIRY_SCAN_INTERVAL) is how often the worker looks
 	// for policies nearing or past expiry. 1m to 168h.
@@ -167,6 +177,11 @@ type Config struct {
 	// DashboardSessionTTL (DASHBOARD_SESSION_TTL) is how long an operator
 	// dashboard session lasts after its login.
 	DashboardSessionTTL time.Duration
+
+	// IdempotencyKeyTTL (IDEMPOTENCY_KEY_TTL) is how long the API keeps an
+	// Idempotency-Key after its first use: a repeat within it is answered
+	// with the first response; after it, the request runs again.
+	IdempotencyKeyTTL time.Duration
 
 	// OTLPEndpoint (OTEL_EXPORTER_OTLP_ENDPOINT) is the OpenTelemetry
 	// collector that spans are exported to over OTLP/HTTP. Empty: tracing is
@@ -291,6 +306,7 @@ func Default() Config {
 		QueueJobTimeout:            60 * time.Second,
 		QueueSnooze:                60 * time.Second,
 		QueueRescueAfter:           0,
+		ShutdownGrace:              30 * time.Second,
 		EventBusURL:                "",
 		QueueWorkers:               defaultQueueWorkers(),
 		MaxEventsPerBatch:          100,
@@ -303,6 +319,7 @@ func Default() Config {
 		QueueFetchCooldown:         20 * time.Millisecond,
 		QueueFetchPollInterval:     200 * time.Millisecond,
 		DBMaxConns:                 16,
+		RequestTimeout:             30 * time.Second,
 		ExpiryScanInterval:         24 * time.Hour,
 		EventRetentionDays:         365,
 		WhatsAppEnabled:            true,
@@ -313,6 +330,7 @@ func Default() Config {
 		ReadyQueueLag:              5 * time.Minute,
 		ReadyProjectionLag:         time.Minute,
 		DashboardSessionTTL:        8 * time.Hour,
+		IdempotencyKeyTTL:          24 * time.Hour,
 		OTLPEndpoint:               "",
 		OTelServiceName:            "insure",
 		MailDriver:                 DriverAuto,

@@ -89,9 +89,11 @@ func TestDefault(t *testing.T) {
 		RateTableFile:              "",
 		TemplatesDir:               "",
 		PublicURL:                  "",
+		ShutdownGrace:              30 * time.Second,
 		QueueFetchCooldown:         20 * time.Millisecond,
 		QueueFetchPollInterval:     200 * time.Millisecond,
 		DBMaxConns:                 16,
+		RequestTimeout:             30 * time.Second,
 		ExpiryScanInterval:         24 * time.Hour,
 		EventRetentionDays:         365,
 		WhatsAppEnabled:            true,
@@ -102,6 +104,7 @@ func TestDefault(t *testing.T) {
 		ReadyQueueLag:              5 * time.Minute,
 		ReadyProjectionLag:         time.Minute,
 		DashboardSessionTTL:        8 * time.Hour,
+		IdempotencyKeyTTL:          24 * time.Hour,
 		OTelServiceName:            "insure",
 		MailDriver:                 "auto",
 		SMTPURL:                    "",
@@ -303,6 +306,15 @@ func variableTests() []variableTest {
 			corruptErr: `QUEUE_RESCUE_AFTER="25h": expected 0 (automatic), or a duration from 1s to 24h with a unit (e.g. 90s, 15m, 2h) longer than QUEUE_JOB_TIMEOUT`,
 		},
 		{
+			name: "SHUTDOWN_GRACE", field: "ShutdownGrace",
+			good:       "5s",
+			want:       func(c *config.Config) { c.ShutdownGrace = 5 * time.Second },
+			bad:        "5",
+			badErr:     `SHUTDOWN_GRACE="5": expected a duration from 100ms to 1h ` + durationHint,
+			corrupt:    func(c *config.Config) { c.ShutdownGrace = 2 * time.Hour },
+			corruptErr: `SHUTDOWN_GRACE="2h": expected a duration from 100ms to 1h ` + durationHint,
+		},
+		{
 			name: "QUEUE_FETCH_COOLDOWN", field: "QueueFetchCooldown",
 			good:       "50ms",
 			want:       func(c *config.Config) { c.QueueFetchCooldown = 50 * time.Millisecond },
@@ -328,6 +340,15 @@ func variableTests() []variableTest {
 			badErr:     `DB_MAX_CONNS="1": expected an integer from 2 to 1000`,
 			corrupt:    func(c *config.Config) { c.DBMaxConns = 1001 },
 			corruptErr: `DB_MAX_CONNS="1001": expected an integer from 2 to 1000`,
+		},
+		{
+			name: "HTTP_REQUEST_TIMEOUT", field: "RequestTimeout",
+			good:       "5s",
+			want:       func(c *config.Config) { c.RequestTimeout = 5 * time.Second },
+			bad:        "10ms",
+			badErr:     `HTTP_REQUEST_TIMEOUT="10ms": expected a duration from 100ms to 2m ` + durationHint,
+			corrupt:    func(c *config.Config) { c.RequestTimeout = 3 * time.Minute },
+			corruptErr: `HTTP_REQUEST_TIMEOUT="3m": expected a duration from 100ms to 2m ` + durationHint,
 		},
 		{
 			name: "TEMPLATES_DIR", field: "TemplatesDir",
@@ -540,6 +561,15 @@ func variableTests() []variableTest {
 			badErr:     `DASHBOARD_SESSION_TTL="1m": expected a duration from 5m to 168h ` + durationHint,
 			corrupt:    func(c *config.Config) { c.DashboardSessionTTL = 0 },
 			corruptErr: `DASHBOARD_SESSION_TTL="0s": expected a duration from 5m to 168h ` + durationHint,
+		},
+		{
+			name: "IDEMPOTENCY_KEY_TTL", field: "IdempotencyKeyTTL",
+			good:       "48h",
+			want:       func(c *config.Config) { c.IdempotencyKeyTTL = 48 * time.Hour },
+			bad:        "30s",
+			badErr:     `IDEMPOTENCY_KEY_TTL="30s": expected a duration from 1m to 720h ` + durationHint,
+			corrupt:    func(c *config.Config) { c.IdempotencyKeyTTL = 0 },
+			corruptErr: `IDEMPOTENCY_KEY_TTL="0s": expected a duration from 1m to 720h ` + durationHint,
 		},
 		{
 			name: "OTEL_EXPORTER_OTLP_ENDPOINT", field: "OTLPEndpoint",
@@ -1206,10 +1236,10 @@ func TestValidateZeroConfig(t *testing.T) {
 	}
 	want := []string{
 		"DATABASE_URL", "SQLITE_SYNCHRONOUS", "HTTP_ADDR", "MAIL_FROM", "ADMIN_EMAIL", "QUEUE_BACKOFF",
-		"QUEUE_MAX_ATTEMPTS", "QUEUE_JOB_TIMEOUT", "QUEUE_FETCH_COOLDOWN", "QUEUE_FETCH_POLL_INTERVAL",
-		"DB_MAX_CONNS", "QUEUE_SNOOZE", "BREAKER_FAILURES", "BREAKER_OPEN_FOR", "QUEUE_WORKERS", "MAX_EVENTS_PER_BATCH",
+		"QUEUE_MAX_ATTEMPTS", "QUEUE_JOB_TIMEOUT", "SHUTDOWN_GRACE", "QUEUE_FETCH_COOLDOWN", "QUEUE_FETCH_POLL_INTERVAL",
+		"DB_MAX_CONNS", "HTTP_REQUEST_TIMEOUT", "QUEUE_SNOOZE", "BREAKER_FAILURES", "BREAKER_OPEN_FOR", "QUEUE_WORKERS", "MAX_EVENTS_PER_BATCH",
 		"DOCUMENTS_DIR", "ARCHIVE_DIR", "CURRENCY", "EXPIRY_SCAN_INTERVAL", "EVENT_RETENTION_DAYS", "PDF_GENERATION_ASYNC",
-		"LOG_FORMAT", "READY_QUEUE_LAG", "READY_PROJECTION_LAG", "DASHBOARD_SESSION_TTL", "OTEL_SERVICE_NAME",
+		"LOG_FORMAT", "READY_QUEUE_LAG", "READY_PROJECTION_LAG", "DASHBOARD_SESSION_TTL", "IDEMPOTENCY_KEY_TTL", "OTEL_SERVICE_NAME",
 		"MAIL_DRIVER", "WHATSAPP_DRIVER", "WHATSAPP_API_URL", "WHATSAPP_API_VERSION",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {

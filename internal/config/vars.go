@@ -180,6 +180,11 @@ func variables() []variable {
 			},
 			format: func(c *Config) string { return formatDuration(c.QueueRescueAfter) },
 		},
+		durationVar("SHUTDOWN_GRACE",
+			"How long insure serve and insure worker give in-flight HTTP requests and listener jobs to finish after "+
+				"SIGTERM (new connections are refused at once); then the jobs still running are cancelled and released "+
+				"for retry (a retry does not repeat a message already sent). The --shutdown-grace flag overrides it.",
+			100*time.Millisecond, time.Hour, func(c *Config) *time.Duration { return &c.ShutdownGrace }),
 		durationVar("QUEUE_FETCH_COOLDOWN",
 			"Shortest time between two job fetches by one queue's workers in this process (lower: less latency, more queries).",
 			time.Millisecond, time.Minute, func(c *Config) *time.Duration { return &c.QueueFetchCooldown }),
@@ -188,6 +193,10 @@ func variables() []variable {
 			time.Millisecond, 10*time.Minute, func(c *Config) *time.Duration { return &c.QueueFetchPollInterval }),
 		intVar("DB_MAX_CONNS", "PostgreSQL connection pool size of this process (ignored for SQLite, which writes through one connection).",
 			2, 1000, func(c *Config) *int { return &c.DBMaxConns }),
+		durationVar("HTTP_REQUEST_TIMEOUT",
+			"Longest an API request may take: past it its work is cancelled and it is answered with 503, so a database "+
+				"that stops answering cannot hold requests (GET /api/v1/events/stream, which stays open, excepted).",
+			100*time.Millisecond, 2*time.Minute, func(c *Config) *time.Duration { return &c.RequestTimeout }),
 		{
 			name:     "TEMPLATES_DIR",
 			doc:      "Directory of message templates that replace the built-in ones of the same file name. Empty: the built-in templates.",
@@ -350,6 +359,9 @@ func variables() []variable {
 		durationVar("DASHBOARD_SESSION_TTL",
 			"How long an operator dashboard session (/dashboard) lasts after its login.",
 			5*time.Minute, 7*24*time.Hour, func(c *Config) *time.Duration { return &c.DashboardSessionTTL }),
+		durationVar("IDEMPOTENCY_KEY_TTL",
+			"How long the API keeps an Idempotency-Key after its first use: a POST repeated with the same key and body within it is answered with the first response and does nothing again; after it, the request runs again. Expired keys are deleted by the workers every 10 minutes.",
+			time.Minute, 720*time.Hour, func(c *Config) *time.Duration { return &c.IdempotencyKeyTTL }),
 		{
 			name: "OTEL_EXPORTER_OTLP_ENDPOINT",
 			doc: "OpenTelemetry collector that traces are exported to over OTLP/HTTP (protobuf); spans go to " +

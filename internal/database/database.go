@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
+
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Dialect names the engine behind a DB.
@@ -64,6 +67,11 @@ var (
 	// or cannot take writes right now (connection refused, disk full); the
 	// operation may succeed later.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrStorageFull wraps errors that mean the database's disk is full
+	// (SQLITE_FULL, ENOSPC, PostgreSQL's disk_full). Such an error is also
+	// ErrUnavailable: the write was not made, and succeeds again once an
+	// operator frees space.
+	ErrStorageFull = errors.New("database storage is full")
 )
 
 // IsUniqueViolation reports whether err is a unique or primary-key
@@ -88,8 +96,23 @@ func Unavailable(err error) error {
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err
 	}
+	if isStorageFull(err) {
+		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrStorageFull, err)
+	}
 	if isTransient(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
+}
+
+// isStorageFull reports whether err says the disk under the database is
+// full, in either dialect.
+func isStorageFull(err error) bool {
+	if code, ok := sqliteCode(err); ok && code&0xff == sqlite3.SQLITE_FULL {
+		return true
+	}
+	if pe, ok := pgCode(err); ok && pe.Code == "53100" {
+		return true
+	}
+	return errors.Is(err, syscall.ENOSPC)
 }

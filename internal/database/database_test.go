@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -470,6 +471,34 @@ func TestOpenPostgres(t *testing.T) {
 		}
 	})
 
+	// A server that accepts the connection but never answers (hung, or
+	// its packets dropped) fails within the connect timeout, as
+	// unavailable, rather than holding the caller.
+	t.Run("silent server", func(t *testing.T) {
+		t.Parallel()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close() // never accepted: the kernel completes the handshake, nothing answers
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		start := time.Now()
+		db, err := database.OpenPostgres(ctx, "postgres://postgres@"+l.Addr().String()+"/test?sslmode=disable",
+			database.PostgresOptions{ConnectTimeout: 300 * time.Millisecond})
+		took := time.Since(start)
+		if err == nil {
+			_ = db.Close()
+			t.Fatal("OpenPostgres to a silent server succeeded")
+		}
+		if !errors.Is(err, database.ErrUnavailable) {
+			t.Errorf("OpenPostgres err = %v, want ErrUnavailable", err)
+		}
+		if took > 5*time.Second {
+			t.Errorf("OpenPostgres to a silent server took %s with a 300ms connect timeout", took)
+		}
+	})
+
 	t.Run("bad URL", func(t *testing.T) {
 		t.Parallel()
 		db, err := database.OpenPostgres(t.Context(), "postgres://%zz", database.PostgresOptions{})
@@ -552,5 +581,56 @@ func TestUnavailable(t *testing.T) {
 		if again := database.Unavailable(got); again != got {
 			t.Errorf("%s: Unavailable wraps twice: %v", tt.name, again)
 		}
+		if full := strings.HasPrefix(tt.name, "disk full"); errors.Is(got, database.ErrStorageFull) != full {
+			t.Errorf("%s: Unavailable(%v) = %v: ErrStorageFull %v, want %v", tt.name, tt.err, got, !full, full)
+		}
+	}
+}
+
+// TestSQLiteStorageFull fills the disk under an SQLite database (a
+// database limited by max_page_count fails the same way, with SQLITE_FULL)
+// and checks that a write fails with ErrStorageFull, leaves nothing
+// behind, and that the single writer connection works again once there
+// is room.
+func TestSQLiteStorageFull(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openSQLite(t, database.SQLiteOptions{})
+	if _, err := db.Exec(ctx, `CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	var pages int64
+	if err := db.Writer().QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Writer().ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+2)); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(ctx context.Context, tx database.Tx, id int) error {
+		_, err := tx.Exec(ctx, `INSERT INTO blobs (id, data) VALUES (?, randomblob(16000))`, id)
+		return err
+	}
+	err := db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
+		if err := insert(ctx, tx, 1); err != nil {
+			return err
+		}
+		return insert(ctx, tx, 2)
+	})
+	if !errors.Is(err, database.ErrStorageFull) || !errors.Is(err, database.ErrUnavailable) {
+		t.Fatalf("a write past the database's limit: %v, want ErrStorageFull and ErrUnavailable", err)
+	}
+	var n int
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM blobs`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("after the failed transaction: %d rows (%v), want 0: the transaction must roll back whole", n, err)
+	}
+	if _, err := db.Writer().ExecContext(ctx, `PRAGMA max_page_count = 1000000`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.InTx(ctx, func(ctx context.Context, tx database.Tx) error { return insert(ctx, tx, 3) }); err != nil {
+		t.Fatalf("a write once there is room again: %v", err)
+	}
+	var check string
+	if err := db.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity_check = %q (%v), want ok", check, err)
 	}
 }

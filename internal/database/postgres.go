@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,7 +20,17 @@ type PostgresOptions struct {
 	// SearchPath, when set, becomes the connections' search_path (tests
 	// use it to give each test its own schema).
 	SearchPath string
+	// ConnectTimeout bounds each new connection's dial and start-up, so a
+	// server that accepts connections but never answers (hung, or
+	// unreachable behind a firewall that drops packets) fails a request
+	// with ErrUnavailable rather than holding it. Default: the URL's
+	// connect_timeout, else DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 }
+
+// DefaultConnectTimeout is the PostgreSQL connect timeout when neither the
+// URL (connect_timeout) nor PostgresOptions sets one.
+const DefaultConnectTimeout = 5 * time.Second
 
 // PostgresDB is a PostgreSQL database reached through a pgx pool.
 type PostgresDB struct {
@@ -39,6 +50,12 @@ func OpenPostgres(ctx context.Context, url string, opts PostgresOptions) (*Postg
 	}
 	if opts.SearchPath != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = opts.SearchPath
+	}
+	switch {
+	case opts.ConnectTimeout > 0:
+		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	case cfg.ConnConfig.ConnectTimeout <= 0:
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -47,6 +47,12 @@
 // take ?min_position=N, waiting through Services.Consistency until those
 // projections have applied N, or answering 503 with Retry-After.
 //
+// Every POST that takes a token accepts an Idempotency-Key (idempotency.go,
+// Services.Idempotency): a repeat of the same request under the same key is
+// answered with the first response (Idempotent-Replayed: true) and runs
+// nothing; the key is marked used in the command's own transaction through
+// the recorder's commit hook. The WhatsApp webhook is left out.
+//
 // The contracttest subpackage checks every request and response against
 // api/openapi.yaml; the tests here run every endpoint through it.
 package httpapi

@@ -17,6 +17,18 @@ import (
 const (
 	codeMethodNotAllowed     apperr.Code = "method_not_allowed"
 	codeUnsupportedMediaType apperr.Code = "unsupported_media_type"
+	// codeStorageFull: the database's disk is full, so nothing was saved.
+	// It is a 503 (not 507) because it passes: once an operator frees
+	// space the same request succeeds, and clients and proxies retry a 503.
+	codeStorageFull apperr.Code = "storage_full"
+)
+
+// Retry-After, in seconds, of a request refused because the database is
+// unavailable (it is usually back within seconds) or its disk is full (an
+// operator has to act).
+const (
+	retryAfterUnavailable = "5"
+	retryAfterStorageFull = "30"
 )
 
 // errPanic is what a recovered panic is answered with; the panic itself is
@@ -38,17 +50,17 @@ func statusOf(code apperr.Code) int {
 		return http.StatusGone
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case apperr.Conflict:
+	case apperr.Conflict, codeIdempotencyKeyInProgress, codeIdempotencyResponseLost:
 		return http.StatusConflict
 	case apperr.TooLarge:
 		return http.StatusRequestEntityTooLarge
 	case codeUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType
-	case apperr.Invalid:
+	case apperr.Invalid, codeIdempotencyKeyReused:
 		return http.StatusUnprocessableEntity
 	case apperr.TooManyRequests:
 		return http.StatusTooManyRequests
-	case apperr.Unavailable:
+	case apperr.Unavailable, codeStorageFull:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
@@ -58,6 +70,10 @@ func statusOf(code apperr.Code) int {
 // asAppError returns err as an *apperr.Error. Errors of other packages that
 // clients can act on are translated here; anything else is Internal.
 func asAppError(err error) *apperr.Error {
+	// More specific than any wrapping Unavailable.
+	if errors.Is(err, database.ErrStorageFull) {
+		return apperr.Wrap(codeStorageFull, err, "the database's disk is full, so nothing was saved; try again later (an operator must free disk space)")
+	}
 	if e, ok := apperr.As(err); ok {
 		return e
 	}
@@ -114,6 +130,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	// Headers that describe a success do not belong on an error.
 	for _, h := range []string{"Location", "ETag", "Content-Disposition"} {
 		w.Header().Del(h)
+	}
+	// A database that is down or full: say when to try again, unless the
+	// refusal has said so itself.
+	if errors.Is(err, database.ErrUnavailable) && w.Header().Get(headerRetryAfter) == "" {
+		wait := retryAfterUnavailable
+		if e.Code == codeStorageFull {
+			wait = retryAfterStorageFull
+		}
+		w.Header().Set(headerRetryAfter, wait)
 	}
 	if detail.Message == "" {
 		detail.Message = http.StatusText(status)

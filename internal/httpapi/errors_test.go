@@ -191,7 +191,36 @@ func TestUnavailable(t *testing.T) {
 	h.f.customers.GetFn = func(ctx context.Context, _ string) (projection.Customer, error) {
 		return projection.Customer{}, fmt.Errorf("customer x: %w", database.Unavailable(syscall.ECONNREFUSED))
 	}
-	wantError(t, h.do("GET", "/api/v1/customers/"+customerID, ""), http.StatusServiceUnavailable, "unavailable", "")
+	w := h.do("GET", "/api/v1/customers/"+customerID, "")
+	wantError(t, w, http.StatusServiceUnavailable, "unavailable", "")
+	if got := w.Header().Get("Retry-After"); got != "5" {
+		t.Errorf("database down: Retry-After = %q, want 5", got)
+	}
+}
+
+// TestStorageFull: a write that fails because the database's disk is full
+// is a 503 with the code storage_full, also when a service has already
+// called it Unavailable; the cause (a file path, an errno) is not shown.
+func TestStorageFull(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	full := fmt.Errorf("append events: commit: %w", database.Unavailable(fmt.Errorf("write /var/lib/insure/insure.db-wal: %w", syscall.ENOSPC)))
+	for name, err := range map[string]error{
+		"database error":         full,
+		"wrapped as unavailable": apperr.Wrap(apperr.Unavailable, full, "the database is unavailable"),
+	} {
+		h.f.customers.RegisterFn = func(context.Context, event.Context, customer.Register) (projection.Customer, error) {
+			return projection.Customer{}, err
+		}
+		w := h.do("POST", "/api/v1/customers", `{"name":"Asha Rao","email":"asha@example.com","phone":"9876543210"}`)
+		msg := wantError(t, w, http.StatusServiceUnavailable, "storage_full", "")
+		if !strings.Contains(msg, "disk is full") || strings.Contains(w.Body.String(), "insure.db") {
+			t.Errorf("%s: message %q, body %s: want it to say the disk is full, and not to show the cause", name, msg, w.Body.String())
+		}
+		if got := w.Header().Get("Retry-After"); got != "30" {
+			t.Errorf("%s: Retry-After = %q, want 30", name, got)
+		}
+	}
 }
 
 func TestInternalErrorsDoNotLeak(t *testing.T) {

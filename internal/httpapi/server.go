@@ -162,11 +162,18 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 	if names, ok := s.readModels[pattern]; ok {
 		h = s.consistent(names, h)
 	}
+	if strings.HasPrefix(pattern, http.MethodPost+" ") && !rule.public {
+		// Every POST that takes a token accepts Idempotency-Key; the
+		// WhatsApp webhook (public, called by Meta, which sends none)
+		// does not.
+		h = s.idempotent(pattern, h)
+	}
 	if rule.public {
 		h = s.limitedByIP(h)
 	} else {
 		h = s.authorized(pattern, rule, h)
 	}
+	h = s.withDeadline(pattern, h)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w, r = withPositionHeader(w, r)

@@ -250,8 +250,20 @@ type Services struct {
 	// before it is answered with 503 (default 5s).
 	MinPositionWait time.Duration
 
+	// RequestTimeout is the longest a request may take: its context's
+	// deadline, authentication included (GET /api/v1/events/stream,
+	// which stays open, excepted). A request that outlasts it, say
+	// against a database that stopped answering, is answered with 503.
+	// Zero: no deadline.
+	RequestTimeout time.Duration
+
 	// Observer, when set, watches every request (metrics, traces).
 	Observer RequestObserver
+
+	// Idempotency keeps the Idempotency-Key of POST requests (see
+	// idempotent). Without it a POST that sends the header is answered
+	// with 503.
+	Idempotency Idempotency
 }
 
 // RequestObserver watches requests; the telemetry package implements it.

@@ -50,6 +50,7 @@ type Set struct {
 	byEvent map[string][]Definition
 	store   *eventstore.Store
 	reg     *event.Registry
+	faults  *faults // nil except in the fault-injection suite's binary
 }
 
 var _ queue.Handler = (*Set)(nil)
@@ -57,6 +58,11 @@ var _ queue.Handler = (*Set)(nil)
 // NewSet checks and indexes the definitions.
 func NewSet(store *eventstore.Store, reg *event.Registry, d Defaults, defs ...Definition) (*Set, error) {
 	s := &Set{byName: map[string]Definition{}, byEvent: map[string][]Definition{}, store: store, reg: reg}
+	f, err := newFaults()
+	if err != nil {
+		return nil, err
+	}
+	s.faults = f
 	for _, def := range defs {
 		switch {
 		case def.Name == "" || def.Handle == nil || def.Route == nil:
@@ -114,6 +120,7 @@ func (s *Set) Handle(ctx context.Context, listener, eventID string, _ int) error
 	if err != nil {
 		return err
 	}
+	s.faults.check(listener, env)
 	return d.Handle(ctx, env, p)
 }
 

@@ -81,6 +81,8 @@ type Heart struct {
 	logger *slog.Logger
 	// last is the time of the last beat that was recorded (Unix nanos).
 	last atomic.Int64
+	// failed is why the last beat failed; nil when it was recorded.
+	failed atomic.Pointer[string]
 }
 
 // NewHeart returns a Heart for w that beats every interval (10s when not
@@ -107,12 +109,25 @@ func (h *Heart) LastBeat() time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// LastError is why the last beat failed, or "" when it was recorded (or
+// none was tried yet). A beat is this process's regular write: while it
+// fails, so do the process's other writes (a full disk, say).
+func (h *Heart) LastError() string {
+	if p := h.failed.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
 // Beat records one beat now.
 func (h *Heart) Beat(ctx context.Context) error {
 	if err := h.m.Beat(ctx, h.w); err != nil {
+		msg := err.Error()
+		h.failed.Store(&msg)
 		return err
 	}
 	h.last.Store(h.m.now().UnixNano())
+	h.failed.Store(nil)
 	return nil
 }
 

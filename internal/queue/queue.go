@@ -236,7 +236,10 @@ func New(db database.DB, handler Handler, cfg Config) (*Queue, error) {
 // Working reports whether this queue works jobs (has workers).
 func (q *Queue) Working() bool { return q.working }
 
-// Start starts the workers, if any. It returns at once.
+// Start starts the workers, if any. It returns at once. Running jobs'
+// contexts derive from ctx: when ctx ends they are cancelled at once. A
+// process that wants to give them a grace on shutdown passes a context that
+// outlives its signal (context.WithoutCancel) and calls Stop.
 func (q *Queue) Start(ctx context.Context) error {
 	if !q.working {
 		return nil

@@ -3,8 +3,10 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,6 +54,12 @@ func (h *handler) Handle(_ context.Context, listener, eventID string, attempt in
 	case "provider-down":
 		if h.runs[key] <= h.snoozes["provider-down"] {
 			return queue.RetryLater(errors.New("smtp unreachable"))
+		}
+		return nil
+	case "db-down":
+		// Down for longer than the job's 3 attempts would last.
+		if h.runs[key] <= 4 {
+			return fmt.Errorf("append events: %w", database.Unavailable(syscall.ECONNREFUSED))
 		}
 		return nil
 	case "dies-once":
@@ -186,7 +194,26 @@ func TestQueue(t *testing.T) {
 			}
 		})
 
-		giveUp := func(t *testing.T, listener string, wantErr string) {
+		t.Run("an unavailable database uses no attempt", func(t *testing.T) {
+			id := enqueue(t, db, q, "db-down")
+			waitFor(t, "job to complete once the database is back", func() bool {
+				jobs, _ := q.JobsForEvent(ctx, id)
+				return len(jobs) == 1 && jobs[0].State == "completed"
+			})
+			h.mu.Lock()
+			attempts := h.attempts["db-down/"+id]
+			h.mu.Unlock()
+			if len(attempts) != 5 || attempts[4] != 1 {
+				t.Fatalf("attempts seen %v, want five runs all at attempt 1", attempts)
+			}
+			if n := h.count(h.gaveUp, "db-down/"+id); n != 0 {
+				t.Fatalf("gave up %d times on a job whose only failure was the database", n)
+			}
+		})
+
+		// giveUp returns the first dead letter and how often the listener
+		// had run by then.
+		giveUp := func(t *testing.T, listener string, wantErr string) (queue.DeadLetter, int) {
 			id := enqueue(t, db, q, listener)
 			var dl queue.DeadLetter
 			waitFor(t, listener+" dead letter", func() bool {
@@ -220,6 +247,7 @@ func TestQueue(t *testing.T) {
 				return err == nil && d.Status == "dead"
 			})
 			waitFor(t, "hook after second give-up", func() bool { return h.count(h.gaveUp, listener+"/"+id) == 2 })
+			return dl, before
 		}
 
 		t.Run("gives up after max attempts", func(t *testing.T) {
@@ -228,8 +256,12 @@ func TestQueue(t *testing.T) {
 		t.Run("permanent errors give up at once", func(t *testing.T) {
 			giveUp(t, "permanent", "cannot decode")
 		})
-		t.Run("panics become dead letters with a stack", func(t *testing.T) {
-			giveUp(t, "panics", "goroutine")
+		t.Run("panics become dead letters with a stack, at their first attempt", func(t *testing.T) {
+			dl, runs := giveUp(t, "panics", "goroutine")
+			// MaxAttempts is 3: a retry would have run it again.
+			if dl.Attempts != 1 || runs != 1 || !strings.HasPrefix(dl.Error, "panic: ") {
+				t.Fatalf("dead letter after %d attempts (%d runs), error %.80q; want one attempt and the panic", dl.Attempts, runs, dl.Error)
+			}
 		})
 
 		t.Run("a retried dead letter is resolved", func(t *testing.T) {

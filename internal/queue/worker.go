@@ -10,7 +10,13 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"insure/internal/database"
 )
+
+// unavailableSnooze is the longest a job waits after the database could
+// not be reached or written (an outage, a full disk) before it runs again.
+const unavailableSnooze = 5 * time.Second
 
 // retryLater marks an error that should release the job for later without
 // using up an attempt (a provider is down).
@@ -134,7 +140,21 @@ func (w *listenerWorker) settle(ctx context.Context, job *river.Job[ListenerArgs
 		log.Info("listener released for later", "success", false, "error", err.Error(), "snooze", d.String())
 		return OutcomeSnoozed, river.JobSnooze(d)
 	}
-	final := IsPermanent(err) || job.Attempt >= job.MaxAttempts
+	// The database being down or full is no fault of the listener: however
+	// long it lasts, it must not use up the job's attempts and turn it
+	// into a dead letter. (Unless the attempt's own context ended, its
+	// timeout or a shutdown: that takes the usual way, so a job that is
+	// always too slow still ends as a dead letter.)
+	if errors.Is(err, database.ErrUnavailable) && !IsPermanent(err) && ctx.Err() == nil {
+		d := min(w.q.cfg.Snooze, unavailableSnooze)
+		log.Warn("listener released for later: the database is unavailable", "success", false, "error", firstLine(err), "snooze", d.String())
+		return OutcomeSnoozed, river.JobSnooze(d)
+	}
+	// A panic is a bug in the listener, which a retry would only repeat
+	// (with whatever it did before panicking): the job is dead-lettered at
+	// its first panic, with the stack in the dead letter's error.
+	var panicked *PanicError
+	final := IsPermanent(err) || errors.As(err, &panicked) || job.Attempt >= job.MaxAttempts
 	if !final {
 		log.Warn("listener failed, will retry", "success", false, "error", firstLine(err))
 		return OutcomeRetry, err

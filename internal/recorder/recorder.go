@@ -253,7 +253,34 @@ func (r *Recorder) recordTx(ctx context.Context, tx database.Tx, ec event.Contex
 			return nil, fmt.Errorf("project: %w", err)
 		}
 	}
+	if h := commitHookFrom(ctx); h != nil && len(out) > 0 {
+		if err := h.Committing(ctx, tx, out); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// CommitHook is told of the events recorded with a context that carries it
+// (WithCommitHook), inside the transaction that commits them, last: how an
+// HTTP request with an idempotency key marks the key as used in the same
+// transaction as its effects, so that a retry never does them again. Its
+// error aborts the transaction.
+type CommitHook interface {
+	Committing(ctx context.Context, tx database.Tx, recorded []Recorded) error
+}
+
+type commitHookKey struct{}
+
+// WithCommitHook returns ctx carrying h: every recording in ctx that
+// appends events calls h in its transaction.
+func WithCommitHook(ctx context.Context, h CommitHook) context.Context {
+	return context.WithValue(ctx, commitHookKey{}, h)
+}
+
+func commitHookFrom(ctx context.Context) CommitHook {
+	h, _ := ctx.Value(commitHookKey{}).(CommitHook)
+	return h
 }
 
 // mapError turns storage errors into application errors, keeping the
