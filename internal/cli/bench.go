@@ -33,9 +33,10 @@ const (
 	scenarioBaseline = "baseline"
 	scenarioReplay   = "replay"
 	scenarioAPI      = "api"
+	scenarioSustain  = "sustained"
 )
 
-var benchScenarioOrder = []string{scenarioPipeline, scenarioBaseline, scenarioReplay, scenarioAPI}
+var benchScenarioOrder = []string{scenarioPipeline, scenarioBaseline, scenarioReplay, scenarioAPI, scenarioSustain}
 
 // benchLimits keep a mistyped flag from running for hours.
 const (
@@ -58,6 +59,10 @@ type benchOptions struct {
 	// apiTokens is how many tokens the api scenario rotates over: the API
 	// allows each 600 requests a minute.
 	apiTokens int
+	// sustainRates are the sustained scenario's rates (requests a second),
+	// each held for sustainDuration.
+	sustainRates    []int
+	sustainDuration time.Duration
 	// databaseURL is empty for a fresh SQLite file, else a PostgreSQL URL
 	// in which each scenario gets its own schema.
 	databaseURL string
@@ -66,8 +71,9 @@ type benchOptions struct {
 func newBenchCmd(e env, g *globals) *cobra.Command {
 	var (
 		scenarios, format, clients, binary   string
+		sustainRates                         string
 		n, replayEvents, openRate, apiTokens int
-		duration                             time.Duration
+		duration, sustainDuration            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -79,7 +85,10 @@ func newBenchCmd(e env, g *globals) *cobra.Command {
 			"  pipeline  N registrations and N quotations committed, until every listener job has finished (events/s, jobs/s)\n" +
 			"  baseline  bare River no-op jobs, as many as the pipeline ran, on the same queues and worker settings\n" +
 			"            (run with pipeline; the pipeline's ratio is its jobs/s over the baseline's)\n" +
-			"  replay    a rebuild of the audit_log read model over --replay-events events (events/s)",
+			"  replay    a rebuild of the audit_log read model over --replay-events events (events/s)\n" +
+			"  sustained registrations at each of --sustain-rates req/s (open loop) for --sustain-duration against `insure serve`\n" +
+			"            with its workers, a fresh database per rate, watching the listener backlog: a rate is sustained when the\n" +
+			"            backlog at the end is within one second of its jobs of the backlog early in the run (not in the default set)",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, err := parseBenchOptions(scenarios, n, format, duration, clients, replayEvents, openRate, binary, g.databaseURL)
@@ -90,6 +99,22 @@ func newBenchCmd(e env, g *globals) *cobra.Command {
 				return fmt.Errorf("--api-tokens: %d is out of range; give 1 to 100000", apiTokens)
 			}
 			opts.apiTokens = apiTokens
+			if opts.scenarios[scenarioSustain] {
+				if sustainRates == "" {
+					// The targets: 150/s on SQLite, 800/s on PostgreSQL.
+					sustainRates = "100,150"
+					if opts.databaseURL != "" {
+						sustainRates = "400,800"
+					}
+				}
+				if opts.sustainRates, err = parseSustainRates(sustainRates); err != nil {
+					return err
+				}
+				if sustainDuration < 2*time.Second || sustainDuration > benchMaxDuration {
+					return fmt.Errorf("--sustain-duration: %s is out of range; give 2s to %s", sustainDuration, benchMaxDuration)
+				}
+				opts.sustainDuration = sustainDuration
+			}
 			rep, err := runBench(cmd.Context(), opts, e.stderr)
 			if err != nil {
 				return err
@@ -110,6 +135,9 @@ func newBenchCmd(e env, g *globals) *cobra.Command {
 	_ = f.MarkHidden("server-binary")
 	f.IntVar(&apiTokens, "api-tokens", 2000, "api: admin tokens to rotate over (600 requests a minute each)")
 	_ = f.MarkHidden("api-tokens")
+	f.StringVar(&sustainRates, "sustain-rates", "", "sustained: comma-separated open-loop rates in req/s (default 100,150 on SQLite, 400,800 on PostgreSQL)")
+	f.DurationVar(&sustainDuration, "sustain-duration", time.Minute, "sustained: how long each rate is held (2s to 10m; 60s shows whether the backlog grows)")
+	cmd.AddCommand(newBenchSoakCmd(e, g))
 	return cmd
 }
 
@@ -119,7 +147,8 @@ func benchArgs(cmd *cobra.Command) []string {
 	if f := cmd.Flag("database-url"); f != nil && f.Changed {
 		args = append(args, "--database-url", redactURL(f.Value.String()))
 	}
-	args = append(args, "bench")
+	// "bench" or "bench soak".
+	args = append(args, strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "))
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		if f.Name == "database-url" {
 			return
@@ -143,12 +172,12 @@ func parseBenchOptions(scenarios string, n int, format string, duration time.Dur
 			continue
 		}
 		if !known[s] {
-			return o, fmt.Errorf("--scenario: unknown scenario %q (choose from api, pipeline, baseline, replay)", s)
+			return o, fmt.Errorf("--scenario: unknown scenario %q (choose from api, pipeline, baseline, replay, sustained)", s)
 		}
 		o.scenarios[s] = true
 	}
 	if len(o.scenarios) == 0 {
-		return o, errors.New("--scenario: name at least one of api, pipeline, baseline, replay")
+		return o, errors.New("--scenario: name at least one of api, pipeline, baseline, replay, sustained")
 	}
 	if o.scenarios[scenarioBaseline] && !o.scenarios[scenarioPipeline] {
 		return o, errors.New("--scenario: baseline runs as many jobs as the pipeline produced; add pipeline")
@@ -179,22 +208,32 @@ func parseBenchOptions(scenarios string, n int, format string, duration time.Dur
 		}
 		o.clients = append(o.clients, k)
 	}
-	if databaseURL != "" {
-		u, err := url.Parse(databaseURL)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-			return o, fmt.Errorf("--database-url: %q is not a postgres://host/db URL (leave it out to bench on a fresh SQLite file)",
-				redactURL(databaseURL))
-		}
-		if u.Query().Get("search_path") != "" {
-			return o, errors.New("--database-url: leave out search_path; the bench makes and drops its own schemas")
-		}
+	if err := checkBenchDatabaseURL(databaseURL); err != nil {
+		return o, err
 	}
-	if o.scenarios[scenarioAPI] && binary != "" {
+	if (o.scenarios[scenarioAPI] || o.scenarios[scenarioSustain]) && binary != "" {
 		if _, err := os.Stat(binary); err != nil {
 			return o, fmt.Errorf("--server-binary: %w", err)
 		}
 	}
 	return o, nil
+}
+
+// checkBenchDatabaseURL checks --database-url for insure bench: empty (a
+// fresh SQLite file) or a PostgreSQL URL without search_path.
+func checkBenchDatabaseURL(databaseURL string) error {
+	if databaseURL == "" {
+		return nil
+	}
+	u, err := url.Parse(databaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return fmt.Errorf("--database-url: %q is not a postgres://host/db URL (leave it out to bench on a fresh SQLite file)",
+			redactURL(databaseURL))
+	}
+	if u.Query().Get("search_path") != "" {
+		return errors.New("--database-url: leave out search_path; the bench makes and drops its own schemas")
+	}
+	return nil
 }
 
 func redactURL(s string) string { return config.RedactDatabaseURL(s) }
@@ -209,6 +248,8 @@ type benchReport struct {
 	Baseline *baselineResult `json:"baseline,omitempty"`
 	Replay   *replayResult   `json:"replay,omitempty"`
 	Memory   *memoryResult   `json:"memory,omitempty"`
+	// Sustained is the sustained scenario's result.
+	Sustained *sustainResult `json:"sustained,omitempty"`
 }
 
 type benchMachine struct {
@@ -358,6 +399,12 @@ func runBench(ctx context.Context, o benchOptions, log io.Writer) (*benchReport,
 			return nil, fmt.Errorf("api: %w", err)
 		}
 	}
+	if o.scenarios[scenarioSustain] {
+		fmt.Fprintf(log, "bench: sustained, %v registrations/s for %s each\n", o.sustainRates, o.sustainDuration)
+		if rep.Sustained, err = benchSustained(ctx, b, o); err != nil {
+			return nil, fmt.Errorf("sustained: %w", err)
+		}
+	}
 	return rep, nil
 }
 
@@ -385,6 +432,16 @@ func writeBench(w io.Writer, format string, rep *benchReport) error {
 		for _, l := range a.Levels {
 			fmt.Fprintf(tw, "api %s\t%d requests, %d errors: %.0f registrations/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms\n",
 				l.Name, l.Requests, l.Errors, l.Throughput, l.P50Ms, l.P99Ms, l.P999Ms)
+		}
+	}
+	if su := rep.Sustained; su != nil {
+		for _, l := range su.Levels {
+			verdict := "listeners keep up"
+			if !l.KeepsUp {
+				verdict = "listeners fall behind"
+			}
+			fmt.Fprintf(tw, "sustained %d/s\t%d requests, %d errors: %.0f registrations/s, p50 %.2f ms, p99 %.2f ms; backlog %.0f early, %.0f at the end (growth %.0f, allowed %.0f): %s\n",
+				l.Rate, l.Requests, l.Errors, l.Throughput, l.P50Ms, l.P99Ms, l.Early, l.End, l.Growth, l.Allowed, verdict)
 		}
 	}
 	if mem := rep.Memory; mem != nil {

@@ -56,64 +56,29 @@ type memoryResult struct {
 // benchAPI starts `insure serve` as a child process on a fresh database
 // and drives POST /api/v1/customers with vegeta from this process.
 func benchAPI(ctx context.Context, b *benchDB, o benchOptions) (*apiResult, *memoryResult, error) {
-	bin := o.serverBinary
-	if bin == "" {
-		var err error
-		if bin, err = os.Executable(); err != nil {
-			return nil, nil, fmt.Errorf("find the insure binary: %w", err)
-		}
+	bin, err := benchServerBinary(o)
+	if err != nil {
+		return nil, nil, err
 	}
 	dbURL, err := b.fresh(ctx, "api")
 	if err != nil {
 		return nil, nil, err
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, nil, err
-	}
-	var tok [20]byte
-	_, _ = rand.Read(tok[:])
-	token := "insure_bench-" + hex.EncodeToString(tok[:])
 	// The API allows each token 600 requests a minute: the load rotates
 	// over enough tokens to stay under that budget.
 	tokens, err := benchTokens(ctx, b, dbURL, o.apiTokens)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create tokens: %w", err)
 	}
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = []string{
-		"DATABASE_URL=" + dbURL, "HTTP_ADDR=" + addr, "INSURE_ADMIN_TOKEN=" + token, "INSURE_MASTER_KEY=" + b.masterKey,
-		"MAIL_DRIVER=log", "WHATSAPP_DRIVER=log", "LOG_LEVEL=warn", "DOCUMENTS_DIR=" + b.dir + "/api-documents",
-		"HOME=" + b.dir, "TMPDIR=" + os.TempDir(),
-	}
-	stderr, err := os.Create(b.dir + "/serve.log")
+	child, err := startServeChild(ctx, b, bin, dbURL, "api")
 	if err != nil {
 		return nil, nil, err
 	}
-	defer stderr.Close()
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start %s serve: %w", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	base := "http://" + addr
-	if err := waitReady(ctx, base, exited); err != nil {
-		log, _ := os.ReadFile(b.dir + "/serve.log")
-		return nil, nil, fmt.Errorf("%w\nserve's log:\n%s", err, log)
-	}
+	defer child.stop()
+	base := child.base
 	// Let start-up work (migrations, the first expiry scan) settle.
 	time.Sleep(time.Second)
-	pid := cmd.Process.Pid
+	pid := child.pid
 	mem := &memoryResult{PID: pid}
 	idle, err := procField("/proc/"+strconv.Itoa(pid)+"/status", "VmRSS:")
 	if err != nil {
@@ -181,6 +146,65 @@ func benchAPI(ctx context.Context, b *benchDB, o benchOptions) (*apiResult, *mem
 	}
 	mem.PeakRSSMB = float64(peak) / 1024
 	return res, mem, nil
+}
+
+// serveChild is `insure serve` running as a child process of the bench.
+type serveChild struct {
+	base    string // http://127.0.0.1:port
+	pid     int
+	logPath string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	log     *os.File
+}
+
+// startServeChild starts `bin serve` on dbURL at a free loopback port, with its
+// workers, the recording mail and WhatsApp drivers and LOG_LEVEL=warn into
+// b.dir/name-serve.log, and waits until GET /readyz answers 200. The
+// caller stops it with stop.
+func startServeChild(ctx context.Context, b *benchDB, bin, dbURL, name string) (*serveChild, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	var tok [20]byte
+	_, _ = rand.Read(tok[:])
+	token := "insure_bench-" + hex.EncodeToString(tok[:])
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = []string{
+		"DATABASE_URL=" + dbURL, "HTTP_ADDR=" + addr, "INSURE_ADMIN_TOKEN=" + token, "INSURE_MASTER_KEY=" + b.masterKey,
+		"MAIL_DRIVER=log", "WHATSAPP_DRIVER=log", "LOG_LEVEL=warn", "DOCUMENTS_DIR=" + b.dir + "/" + name + "-documents",
+		"HOME=" + b.dir, "TMPDIR=" + os.TempDir(),
+	}
+	c := &serveChild{base: "http://" + addr, logPath: b.dir + "/" + name + "-serve.log", cmd: cmd, exited: make(chan struct{})}
+	if c.log, err = os.Create(c.logPath); err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = c.log, c.log
+	if err := cmd.Start(); err != nil {
+		c.log.Close()
+		return nil, fmt.Errorf("start %s serve: %w", bin, err)
+	}
+	c.pid = cmd.Process.Pid
+	go func() { _ = cmd.Wait(); close(c.exited) }()
+	if err := waitReady(ctx, c.base, c.exited); err != nil {
+		c.stop()
+		log, _ := os.ReadFile(c.logPath)
+		return nil, fmt.Errorf("%w\nserve's log:\n%s", err, log)
+	}
+	return c, nil
+}
+
+// stop sends serve SIGTERM and kills it if it has not exited within 30 s.
+func (c *serveChild) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
+	c.log.Close()
 }
 
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -39,7 +39,8 @@ func TestBenchCommand(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(tc.args, "bench", "--n", "15", "--replay-events", "2000", "--duration", "300ms", "--clients", "1,4",
-				"--open-rate", "50", "--api-tokens", "20", "--server-binary", bin, "--format", "json")
+				"--open-rate", "50", "--api-tokens", "20", "--server-binary", bin, "--format", "json",
+				"--scenario", "api,pipeline,baseline,replay,sustained", "--sustain-rates", "20", "--sustain-duration", "3s")
 			var stdout, stderr bytes.Buffer
 			if code := run(context.Background(), args, env{lookup: func(string) (string, bool) { return "", false }, stdout: &stdout, stderr: &stderr}); code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr.String())
@@ -85,6 +86,14 @@ func TestBenchCommand(t *testing.T) {
 			if m := rep.Memory; m.IdleRSSMB <= 0 || m.PeakRSSMB < m.IdleRSSMB {
 				t.Errorf("memory: %+v", m)
 			}
+			if rep.Sustained == nil || len(rep.Sustained.Levels) != 1 {
+				t.Fatalf("sustained: %+v", rep.Sustained)
+			}
+			su := rep.Sustained.Levels[0]
+			if su.Rate != 20 || su.Requests < 40 || su.Errors != 0 || su.Throughput <= 0 || len(su.Backlog) < 6 ||
+				su.Allowed != 100 || su.KeepsUp != (su.Growth <= su.Allowed) || su.Growth != su.End-su.Early {
+				t.Errorf("sustained: %+v", su)
+			}
 		})
 	}
 }
@@ -105,6 +114,9 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"bench", "--replay-events", "-1"}, "--replay-events"},
 		{[]string{"bench", "--clients", "1,x"}, "--clients"},
 		{[]string{"bench", "--clients", "0"}, "--clients"},
+		{[]string{"bench", "--scenario", "sustained", "--sustain-rates", "0"}, "--sustain-rates"},
+		{[]string{"bench", "--scenario", "sustained", "--sustain-rates", "fast"}, "--sustain-rates"},
+		{[]string{"bench", "--scenario", "sustained", "--sustain-duration", "1s"}, "--sustain-duration"},
 		{[]string{"--database-url", "mysql://h/db", "bench"}, "--database-url"},
 		{[]string{"--database-url", "postgres://h/db?search_path=public", "bench"}, "search_path"},
 	} {
@@ -113,5 +125,34 @@ func TestBenchFlags(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want an error with %q", tc.args, code, stderr.String(), tc.want)
 		}
+	}
+}
+
+// TestJudgeSustain: the verdict follows the backlog's trend, not its size.
+func TestJudgeSustain(t *testing.T) {
+	t.Parallel()
+	flat := []float64{0, 40, 55, 60, 48, 52, 61, 57, 49, 50, 58, 62}
+	growing := []float64{0, 40, 80, 120, 160, 200, 240, 280, 320, 360, 400, 440}
+	for _, tc := range []struct {
+		name    string
+		backlog []float64
+		errors  uint64
+		want    bool
+	}{
+		{"flat", flat, 0, true},
+		{"flat with errors", flat, 3, false},
+		{"growing past a second of jobs", growing, 0, false},
+		{"too few readings", []float64{0, 1, 2}, 0, false},
+	} {
+		l := sustainLevel{Rate: 20, Backlog: tc.backlog, Errors: tc.errors}
+		judgeSustain(&l)
+		if l.KeepsUp != tc.want {
+			t.Errorf("%s: keeps up %v, want %v (%+v)", tc.name, l.KeepsUp, tc.want, l)
+		}
+	}
+	l := sustainLevel{Rate: 20, Backlog: growing}
+	judgeSustain(&l)
+	if l.Early != 100 || l.End != 400 || l.Growth != 300 || l.Allowed != 100 {
+		t.Errorf("growing: early %v, end %v, growth %v, allowed %v; want 100, 400, 300, 100", l.Early, l.End, l.Growth, l.Allowed)
 	}
 }
