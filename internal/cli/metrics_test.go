@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"insure/internal/database"
 	"insure/internal/database/dbtest"
 	"insure/internal/monitor"
 	"insure/internal/queue"
@@ -221,5 +222,57 @@ func TestMetrics(t *testing.T) {
 				t.Errorf("POST /metrics answered 200: %s", r.body)
 			}
 		})
+	}
+}
+
+// TestMetricsToken: with METRICS_TOKEN set, GET /metrics (on the API port
+// and on a worker's ops address) answers only a request that carries it as
+// a bearer token; anything else is a 401 that does not show the token.
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	const token = "metrics-scraper-0123456789abcdefghijklmnop"
+	cfg := testConfig(t, database.SQLite)
+	if err := cfg.Set("METRICS_TOKEN", token); err != nil {
+		t.Fatal(err)
+	}
+	s := startSystem(t, cfg)
+	for name, h := range map[string]http.Handler{"api": s.Handler(), "worker": s.opsHandler()} {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		for _, tc := range []struct {
+			auth string
+			want int
+		}{
+			{"", http.StatusUnauthorized},
+			{"Bearer wrong-" + token, http.StatusUnauthorized},
+			{"Basic " + token, http.StatusUnauthorized},
+			{"Bearer " + token[:len(token)-1], http.StatusUnauthorized},
+			{"Bearer " + token, http.StatusOK},
+		} {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/metrics", nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tc.want {
+				t.Errorf("%s: GET /metrics with %q: HTTP %d, want %d: %.200s", name, tc.auth, res.StatusCode, tc.want, body)
+				continue
+			}
+			switch tc.want {
+			case http.StatusUnauthorized:
+				if res.Header.Get("WWW-Authenticate") == "" || !strings.Contains(string(body), "METRICS_TOKEN") || strings.Contains(string(body), token) {
+					t.Errorf("%s: 401 without a challenge or with the token: %v %s", name, res.Header, body)
+				}
+			case http.StatusOK:
+				if !strings.Contains(string(body), "go_goroutines") {
+					t.Errorf("%s: 200 without the exposition: %.200s", name, body)
+				}
+			}
+		}
 	}
 }

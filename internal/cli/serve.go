@@ -201,7 +201,7 @@ func newWorkerCmd(e env, g *globals) *cobra.Command {
 // /readyz).
 func (s *System) opsHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.Telemetry.Handler())
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeOpsJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -2,10 +2,14 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
+	"insure/internal/apperr"
 	"insure/internal/config"
 	"insure/internal/telemetry"
 )
@@ -96,12 +100,35 @@ func (s *System) watchTelemetry() error {
 	})
 }
 
-// withMetrics serves GET /metrics (public, no token, no personal data,
-// outside the API's rate limits) and hands everything else to next. Mount
-// more top-level paths here.
+// withMetrics serves GET /metrics (no personal data, outside the API's
+// rate limits; behind METRICS_TOKEN when it is set) and hands everything
+// else to next. Mount more top-level paths here.
 func (s *System) withMetrics(next http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.Telemetry.Handler())
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.Handle("/", next)
 	return mux
+}
+
+// metricsHandler is GET /metrics: the Prometheus exposition, public when
+// METRICS_TOKEN is empty, else only for a request that carries it as a
+// bearer token (compared in constant time; a missing or wrong one is a
+// 401 that says which token is wanted, never what it is).
+func (s *System) metricsHandler() http.Handler {
+	h := s.Telemetry.Handler()
+	if s.Config.MetricsToken == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte(s.Config.MetricsToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="insure metrics"`)
+			writeOpsJSON(w, http.StatusUnauthorized, map[string]map[string]string{"error": {
+				"code": string(apperr.Unauthorized), "message": "GET /metrics needs METRICS_TOKEN as a bearer token (Authorization: Bearer …)"}})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -268,6 +268,13 @@ type Config struct {
 	// and errors show "(set)" instead.
 	AdminToken string
 
+	// MetricsToken (METRICS_TOKEN), when set, is the bearer token GET
+	// /metrics asks for (on the API port and on a worker's --addr); empty,
+	// /metrics is public (it holds ids and counts, no personal data). 32 to
+	// 1024 printable ASCII characters without spaces. A secret: Redacted
+	// and errors show "(set)".
+	MetricsToken string
+
 	// MasterKey (INSURE_MASTER_KEY) is the base64 of the 32-byte master key
 	// that wraps the customers' data keys (see internal/keyring). A secret:
 	// Redacted and errors show "(set)".
@@ -346,6 +353,7 @@ func Default() Config {
 		BreakerFailures:            5,
 		BreakerOpenFor:             30 * time.Second,
 		AdminToken:                 "",
+		MetricsToken:               "",
 	}
 }
 

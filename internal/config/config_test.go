@@ -206,13 +206,14 @@ func variableTests() []variableTest {
 			"or cloudapi (send through the WhatsApp Cloud API)"
 		smtpURL = "empty, or smtp://[user:password@]host[:port] (smtps:// for implicit TLS) " +
 			"with optional ?security=starttls|opportunistic|none (smtp:// only), timeout=<duration above 0, at most 5m> and helo=<name>"
-		apiURL     = "an absolute http or https URL without credentials, query, fragment or trailing slash (e.g. https://graph.facebook.com)"
-		token      = "a Cloud API access token of at most 1024 printable ASCII characters without spaces, or empty"
-		appSecret  = "the Meta app secret of at most 1024 printable ASCII characters without spaces, or empty"
-		verify     = "a webhook verify token of at most 1024 printable ASCII characters without spaces, or empty"
-		adminToken = "an API token of 32 to 1024 printable ASCII characters without spaces, or empty"
-		tooShort   = "the token must be at least 32 characters (e.g. generated with openssl rand -base64 32 or insure token create)"
-		templates  = `empty, or a JSON object whose keys are among quotation, renewal_reminder and ` +
+		apiURL       = "an absolute http or https URL without credentials, query, fragment or trailing slash (e.g. https://graph.facebook.com)"
+		token        = "a Cloud API access token of at most 1024 printable ASCII characters without spaces, or empty"
+		appSecret    = "the Meta app secret of at most 1024 printable ASCII characters without spaces, or empty"
+		verify       = "a webhook verify token of at most 1024 printable ASCII characters without spaces, or empty"
+		adminToken   = "an API token of 32 to 1024 printable ASCII characters without spaces, or empty"
+		metricsToken = "a token of 32 to 1024 printable ASCII characters without spaces, or empty"
+		tooShort     = "the token must be at least 32 characters (e.g. generated with openssl rand -base64 32 or insure token create)"
+		templates    = `empty, or a JSON object whose keys are among quotation, renewal_reminder and ` +
 			`policy_confirmation, each {"name": …, "language": …, "params": […]} with name 1 to 512 lower-case letters, ` +
 			`digits and underscores, language a code such as en or en_US, and params at most 20 non-empty data field names ` +
 			`(e.g. {"quotation": {"name": "insure_quotation", "language": "en", "params": ["CustomerName", "QuotationID"]}})`
@@ -712,6 +713,15 @@ func variableTests() []variableTest {
 			badErr:     `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + `; it is 12 characters long: ` + tooShort,
 			corrupt:    func(c *config.Config) { c.AdminToken = "Kq3v9Zp+8fJ2mW1xR7tN0pL5sY4bH6cD/eA1uG8iT0o=\x00" },
 			corruptErr: `INSURE_ADMIN_TOKEN="(set)": expected ` + adminToken + `; it holds a space or a character that is not printable ASCII`,
+		},
+		{
+			name: "METRICS_TOKEN", field: "MetricsToken",
+			good:       "Zm9vYmFyLW1ldHJpY3MtdG9rZW4tMDEyMzQ1Njc4OQ==",
+			want:       func(c *config.Config) { c.MetricsToken = "Zm9vYmFyLW1ldHJpY3MtdG9rZW4tMDEyMzQ1Njc4OQ==" },
+			bad:        "scrape-me",
+			badErr:     `METRICS_TOKEN="(set)": expected ` + metricsToken + `; it is 9 characters long: ` + tooShort,
+			corrupt:    func(c *config.Config) { c.MetricsToken = "Zm9vYmFyLW1ldHJpY3MtdG9rZW4tMDEyMzQ1Njc4OQ== " },
+			corruptErr: `METRICS_TOKEN="(set)": expected ` + metricsToken + `; it holds a space or a character that is not printable ASCII`,
 		},
 		{
 			name: "INSURE_MASTER_KEY", field: "MasterKey",
@@ -1594,13 +1604,14 @@ func TestSecretsNeverEchoed(t *testing.T) {
 		verifyToken = "VERIFY-S3CRET-t0ken"
 		adminToken  = "ADMIN-S3CRET-0123456789abcdefghij+/="
 		shortAdmin  = "ADMIN-S3CRET-short"
+		metrics     = "METRICS-S3CRET-0123456789abcdefgh+/="
 	)
-	secrets := []string{password, token, appSecret, verifyToken, adminToken, shortAdmin, "S3CRET"}
+	secrets := []string{password, token, appSecret, verifyToken, adminToken, shortAdmin, metrics, "S3CRET"}
 	smtpURL := "smtp://mailer:" + password + "@mail.example.com:587?security=starttls"
 	c, err := config.FromEnv(env(map[string]string{
 		"SMTP_URL": smtpURL, "WHATSAPP_TOKEN": token, "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
 		"WHATSAPP_APP_SECRET": appSecret, "WHATSAPP_WEBHOOK_VERIFY_TOKEN": verifyToken,
-		"INSURE_ADMIN_TOKEN": adminToken,
+		"INSURE_ADMIN_TOKEN": adminToken, "METRICS_TOKEN": metrics,
 	}))
 	if err != nil {
 		t.Fatalf("FromEnv error: %v", err)
@@ -1617,7 +1628,7 @@ func TestSecretsNeverEchoed(t *testing.T) {
 	if got, want := r["SMTP_URL"], "smtp://mailer:xxxxx@mail.example.com:587?security=starttls"; got != want {
 		t.Errorf("Redacted()[SMTP_URL] = %q, want %q", got, want)
 	}
-	for _, name := range []string{"WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_WEBHOOK_VERIFY_TOKEN", "INSURE_ADMIN_TOKEN"} {
+	for _, name := range []string{"WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_WEBHOOK_VERIFY_TOKEN", "INSURE_ADMIN_TOKEN", "METRICS_TOKEN"} {
 		if got := r[name]; got != "(set)" {
 			t.Errorf("Redacted()[%s] = %q, want (set)", name, got)
 		}

@@ -53,7 +53,7 @@ func FuzzFromEnv(f *testing.F) {
 				if want := config.RedactDatabaseURL(strings.TrimSpace(value)); errs[0].Value != want {
 					t.Fatalf("%s error Value = %q, want the redacted %q", name, errs[0].Value, want)
 				}
-			case "WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_WEBHOOK_VERIFY_TOKEN", "INSURE_ADMIN_TOKEN", "INSURE_MASTER_KEY":
+			case "WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_WEBHOOK_VERIFY_TOKEN", "INSURE_ADMIN_TOKEN", "METRICS_TOKEN", "INSURE_MASTER_KEY":
 				if errs[0].Value != "(set)" && errs[0].Value != "" {
 					t.Fatalf("%s error Value = %q, want (set)", name, errs[0].Value)
 				}
@@ -74,6 +74,7 @@ func FuzzFromEnv(f *testing.F) {
 		m["WHATSAPP_APP_SECRET"] = c.WhatsAppAppSecret
 		m["WHATSAPP_WEBHOOK_VERIFY_TOKEN"] = c.WhatsAppWebhookVerifyToken
 		m["INSURE_ADMIN_TOKEN"] = c.AdminToken
+		m["METRICS_TOKEN"] = c.MetricsToken
 		m["INSURE_MASTER_KEY"] = c.MasterKey
 		again, err := config.FromEnv(env(m))
 		if err != nil {

@@ -498,6 +498,7 @@ func variables() []variable {
 				"It is never logged or echoed in errors: they show (set).",
 			whatsAppVerifyTokenExpected, func(c *Config) *string { return &c.WhatsAppWebhookVerifyToken }),
 		adminTokenVar(),
+		metricsTokenVar(),
 		masterKeyVar(),
 		{
 			name: "INSURE_MASTER_KEY_FILE",
@@ -563,16 +564,16 @@ func adminTokenVar() variable {
 			"(scripts, CI, provisioning); only its SHA-256 is stored. Empty: none is seeded. "+
 			"It is never logged or echoed in errors: they show (set).",
 		adminTokenExpected, func(c *Config) *string { return &c.AdminToken })
-	v.check = func(c *Config) string { return checkAdminToken(c.AdminToken) }
+	v.check = func(c *Config) string { return checkLongSecret(c.AdminToken, adminTokenExpected) }
 	return v
 }
 
-// checkAdminToken returns "" if s is empty or a usable admin token (see
-// checkSecret, and at least minAdminTokenLen characters), else what was
-// expected with the reason. The text never quotes s.
-func checkAdminToken(s string) string {
-	if expected := checkSecret(s, adminTokenExpected); expected != "" {
-		return expected
+// checkLongSecret returns "" if s is empty or a usable token (see
+// checkSecret, and at least minAdminTokenLen characters), else expected
+// with the reason. The text never quotes s.
+func checkLongSecret(s, expected string) string {
+	if why := checkSecret(s, expected); why != "" {
+		return why
 	}
 	if s != "" && len(s) < minAdminTokenLen {
 		length := fmt.Sprintf("%d characters", len(s))
@@ -580,9 +581,24 @@ func checkAdminToken(s string) string {
 			length = "1 character"
 		}
 		return fmt.Sprintf("%s; it is %s long: the token must be at least %d characters "+
-			"(e.g. generated with openssl rand -base64 32 or insure token create)", adminTokenExpected, length, minAdminTokenLen)
+			"(e.g. generated with openssl rand -base64 32 or insure token create)", expected, length, minAdminTokenLen)
 	}
 	return ""
+}
+
+// Texts of METRICS_TOKEN.
+const metricsTokenExpected = "a token of 32 to 1024 printable ASCII characters without spaces, or empty"
+
+// metricsTokenVar is METRICS_TOKEN: a secret as long as an admin token, since
+// whoever holds it reads the operational figures.
+func metricsTokenVar() variable {
+	v := secretVar("METRICS_TOKEN",
+		"Bearer token that GET /metrics asks for, on the API port and on insure worker --addr "+
+			"(Prometheus: authorization { credentials: ... }). Empty: /metrics is public (ids and counts, no personal data). "+
+			"It is never logged or echoed in errors: they show (set).",
+		metricsTokenExpected, func(c *Config) *string { return &c.MetricsToken })
+	v.check = func(c *Config) string { return checkLongSecret(c.MetricsToken, metricsTokenExpected) }
+	return v
 }
 
 // secretVar is a secret string variable: empty, or at most 1024 printable
