@@ -33,6 +33,9 @@
 //     across the restart.
 //   - outage_test.go, pgcluster_test.go, diskfull_test.go: the database
 //     becomes unreachable, and the disk fills up.
+//   - scaleout_test.go: serve --workers=0 and three `insure worker`
+//     processes on PostgreSQL; SIGKILL of one worker mid-load, the others
+//     rescue its jobs after QUEUE_RESCUE_AFTER.
 //
 // harness_test.go is the shared harness (Stack, Proc, Load, the checks).
 // The suite needs the mailpit binary (see internal/notify/mailpittest) and

@@ -297,6 +297,17 @@ func (s *Stack) Start(t testing.TB, extra ...string) *Proc {
 	return p
 }
 
+// StartWorker runs `insure worker --addr <a free address>` with s.Env plus
+// extra (NAME=value), waits until its /healthz answers, and returns it with
+// the base URL (http://addr) of its /metrics, /healthz and /readyz.
+func (s *Stack) StartWorker(t testing.TB, extra ...string) (*Proc, string) {
+	t.Helper()
+	addr := FreeAddr(t)
+	p := s.StartArgs(t, []string{"worker", "--addr", addr}, extra...)
+	WaitHTTP(t, p, "http://"+addr+"/healthz", 60*time.Second)
+	return p, "http://" + addr
+}
+
 // StartArgs runs the binary with args (e.g. "serve", "--addr", …) and the
 // environment s.Env plus extra, without waiting for it to be ready. Its
 // output goes to a log file in s.Dir that is printed (its tail) when t
