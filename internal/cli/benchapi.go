@@ -87,58 +87,12 @@ func benchAPI(ctx context.Context, b *benchDB, o benchOptions) (*apiResult, *mem
 	mem.IdleRSSMB = float64(idle) / 1024
 
 	res := &apiResult{Endpoint: "POST /api/v1/customers"}
-	var seq atomic.Int64
-	hdrs := make([]http.Header, len(tokens))
-	for i, tk := range tokens {
-		hdrs[i] = http.Header{"Authorization": {"Bearer " + tk}, "Content-Type": {"application/json"}}
-	}
-	targeter := func(t *vegeta.Target) error {
-		i := seq.Add(1)
-		t.Method, t.URL, t.Header = http.MethodPost, base+"/api/v1/customers", hdrs[int(i)%len(hdrs)]
-		t.Body = []byte(`{"name":"Bench Customer","email":"api` + strconv.FormatInt(i, 10) + `@example.com","phone":"96` +
-			fmt.Sprintf("%08d", i) + `","channel":"web"}`)
-		return nil
-	}
-	attack := func(name string, clients, rate int) apiLevel {
-		workers := uint64(clients)
-		if rate > 0 {
-			workers = 16
-		}
-		maxWorkers := workers
-		if rate > 0 {
-			maxWorkers = 256
-		}
-		a := vegeta.NewAttacker(vegeta.Workers(workers), vegeta.MaxWorkers(maxWorkers), vegeta.Connections(int(maxWorkers)),
-			vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
-		var m vegeta.Metrics
-		for r := range a.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, o.duration, name) {
-			m.Add(r)
-		}
-		m.Close()
-		l := apiLevel{Name: name, Clients: clients, Rate: rate, Seconds: m.Duration.Seconds(), Requests: m.Requests,
-			P50Ms: msOf(m.Latencies.P50), P99Ms: msOf(m.Latencies.P99), P999Ms: msOf(m.Latencies.Quantile(0.999)),
-			MaxMs: msOf(m.Latencies.Max)}
-		var ok uint64
-		for code, n := range m.StatusCodes {
-			if len(code) == 3 && code[0] == '2' {
-				ok += uint64(n)
-			}
-		}
-		l.Errors = m.Requests - ok
-		l.StatusCodes = m.StatusCodes
-		if len(m.Errors) > 0 {
-			l.FirstError = m.Errors[0]
-		}
-		if m.Duration > 0 {
-			l.Throughput = float64(ok) / (m.Duration + m.Wait).Seconds()
-		}
-		return l
-	}
+	targeter := registrations(base, tokens, "api", "96")
 	if o.openRate > 0 {
-		res.Levels = append(res.Levels, attack(fmt.Sprintf("open %d/s", o.openRate), 0, o.openRate))
+		res.Levels = append(res.Levels, attack(targeter, fmt.Sprintf("open %d/s", o.openRate), 0, o.openRate, o.duration))
 	}
 	for _, c := range o.clients {
-		res.Levels = append(res.Levels, attack(fmt.Sprintf("%d clients", c), c, 0))
+		res.Levels = append(res.Levels, attack(targeter, fmt.Sprintf("%d clients", c), c, 0, o.duration))
 	}
 	peak, err := procField("/proc/"+strconv.Itoa(pid)+"/status", "VmHWM:")
 	if err != nil {
@@ -262,4 +216,61 @@ func benchTokens(ctx context.Context, b *benchDB, dbURL string, n int) ([]string
 		}
 	}
 	return out, nil
+}
+
+// registrations returns a targeter of POST /api/v1/customers that rotates
+// over tokens (the API allows each 600 requests a minute) and gives every
+// registration its own email (prefix and a sequence number) and phone
+// (phoneLead and the number), so that scenarios never collide.
+func registrations(base string, tokens []string, prefix, phoneLead string) vegeta.Targeter {
+	var seq atomic.Int64
+	hdrs := make([]http.Header, len(tokens))
+	for i, tk := range tokens {
+		hdrs[i] = http.Header{"Authorization": {"Bearer " + tk}, "Content-Type": {"application/json"}}
+	}
+	return func(t *vegeta.Target) error {
+		i := seq.Add(1)
+		t.Method, t.URL, t.Header = http.MethodPost, base+"/api/v1/customers", hdrs[int(i)%len(hdrs)]
+		t.Body = []byte(`{"name":"Bench Customer","email":"` + prefix + strconv.FormatInt(i, 10) + `@example.com","phone":"` + phoneLead +
+			fmt.Sprintf("%08d", i) + `","channel":"web"}`)
+		return nil
+	}
+}
+
+// attack runs one load level for d: an open loop at rate requests a second
+// when rate > 0, else a closed loop of clients, and sums it up.
+func attack(targeter vegeta.Targeter, name string, clients, rate int, d time.Duration) apiLevel {
+	workers := uint64(clients)
+	if rate > 0 {
+		workers = 16
+	}
+	maxWorkers := workers
+	if rate > 0 {
+		maxWorkers = 256
+	}
+	a := vegeta.NewAttacker(vegeta.Workers(workers), vegeta.MaxWorkers(maxWorkers), vegeta.Connections(int(maxWorkers)),
+		vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
+	var m vegeta.Metrics
+	for r := range a.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, name) {
+		m.Add(r)
+	}
+	m.Close()
+	l := apiLevel{Name: name, Clients: clients, Rate: rate, Seconds: m.Duration.Seconds(), Requests: m.Requests,
+		P50Ms: msOf(m.Latencies.P50), P99Ms: msOf(m.Latencies.P99), P999Ms: msOf(m.Latencies.Quantile(0.999)),
+		MaxMs: msOf(m.Latencies.Max)}
+	var ok uint64
+	for code, n := range m.StatusCodes {
+		if len(code) == 3 && code[0] == '2' {
+			ok += uint64(n)
+		}
+	}
+	l.Errors = m.Requests - ok
+	l.StatusCodes = m.StatusCodes
+	if len(m.Errors) > 0 {
+		l.FirstError = m.Errors[0]
+	}
+	if m.Duration > 0 {
+		l.Throughput = float64(ok) / (m.Duration + m.Wait).Seconds()
+	}
+	return l
 }

@@ -144,13 +144,13 @@ func TestJudgeSustain(t *testing.T) {
 		{"growing past a second of jobs", growing, 0, false},
 		{"too few readings", []float64{0, 1, 2}, 0, false},
 	} {
-		l := sustainLevel{Rate: 20, Backlog: tc.backlog, Errors: tc.errors}
+		l := sustainLevel{apiLevel: apiLevel{Rate: 20, Errors: tc.errors}, Backlog: tc.backlog}
 		judgeSustain(&l)
 		if l.KeepsUp != tc.want {
 			t.Errorf("%s: keeps up %v, want %v (%+v)", tc.name, l.KeepsUp, tc.want, l)
 		}
 	}
-	l := sustainLevel{Rate: 20, Backlog: growing}
+	l := sustainLevel{apiLevel: apiLevel{Rate: 20}, Backlog: growing}
 	judgeSustain(&l)
 	if l.Early != 100 || l.End != 400 || l.Growth != 300 || l.Allowed != 100 {
 		t.Errorf("growing: early %v, end %v, growth %v, allowed %v; want 100, 400, 300, 100", l.Early, l.End, l.Growth, l.Allowed)

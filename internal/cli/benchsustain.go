@@ -9,10 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // The sustained scenario: registrations at a steady open-loop rate against
@@ -31,13 +28,8 @@ const (
 
 // sustainLevel is one rate held for the scenario's duration.
 type sustainLevel struct {
-	Rate       int     `json:"rate"`
-	Seconds    float64 `json:"seconds"`
-	Requests   uint64  `json:"requests"`
-	Errors     uint64  `json:"errors"`
-	Throughput float64 `json:"throughput"`
-	P50Ms      float64 `json:"p50_ms"`
-	P99Ms      float64 `json:"p99_ms"`
+	// apiLevel is the load: its rate, requests, errors and latencies.
+	apiLevel
 	// Backlog holds the listener jobs not yet finished (available,
 	// running, retryable, pending), read from serve's /metrics every
 	// BacklogEveryS seconds from the start of the load.
@@ -100,7 +92,7 @@ func benchSustained(ctx context.Context, b *benchDB, o benchOptions) (*sustainRe
 func sustainRate(ctx context.Context, b *benchDB, bin, name string, rate int, d time.Duration, tokenCount int) (sustainLevel, error) {
 	// About 30 readings over the run, at most one every 2 s.
 	every := min(max(d/30, 100*time.Millisecond), 2*time.Second)
-	l := sustainLevel{Rate: rate, BacklogEveryS: every.Seconds()}
+	l := sustainLevel{apiLevel: apiLevel{Rate: rate}, BacklogEveryS: every.Seconds()}
 	dbURL, err := b.fresh(ctx, name)
 	if err != nil {
 		return l, err
@@ -114,19 +106,6 @@ func sustainRate(ctx context.Context, b *benchDB, bin, name string, rate int, d 
 		return l, err
 	}
 	defer child.stop()
-	hdrs := make([]http.Header, len(tokens))
-	for i, tk := range tokens {
-		hdrs[i] = http.Header{"Authorization": {"Bearer " + tk}, "Content-Type": {"application/json"}}
-	}
-	var seq atomic.Int64
-	targeter := func(t *vegeta.Target) error {
-		i := seq.Add(1)
-		t.Method, t.URL, t.Header = http.MethodPost, child.base+"/api/v1/customers", hdrs[int(i)%len(hdrs)]
-		t.Body = []byte(`{"name":"Bench Customer","email":"sustain` + strconv.FormatInt(i, 10) + `@example.com","phone":"97` +
-			fmt.Sprintf("%08d", i) + `","channel":"web"}`)
-		return nil
-	}
-
 	client := &http.Client{Timeout: 5 * time.Second}
 	sctx, stop := context.WithCancel(ctx)
 	var (
@@ -150,29 +129,13 @@ func sustainRate(ctx context.Context, b *benchDB, bin, name string, rate int, d 
 			}
 		}
 	}()
-	a := vegeta.NewAttacker(vegeta.Workers(16), vegeta.MaxWorkers(256), vegeta.Connections(256), vegeta.KeepAlive(true),
-		vegeta.Timeout(30*time.Second))
-	var m vegeta.Metrics
-	for r := range a.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, name) {
-		m.Add(r)
-	}
-	m.Close()
+	lvl := attack(registrations(child.base, tokens, "sustain", "97"), fmt.Sprintf("sustained %d/s", rate), 0, rate, d)
 	stop()
 	wg.Wait()
 	if ctx.Err() != nil {
 		return l, ctx.Err()
 	}
-	var ok uint64
-	for code, n := range m.StatusCodes {
-		if len(code) == 3 && code[0] == '2' {
-			ok += uint64(n)
-		}
-	}
-	l.Seconds, l.Requests, l.Errors = m.Duration.Seconds(), m.Requests, m.Requests-ok
-	l.P50Ms, l.P99Ms = msOf(m.Latencies.P50), msOf(m.Latencies.P99)
-	if m.Duration > 0 {
-		l.Throughput = float64(ok) / (m.Duration + m.Wait).Seconds()
-	}
+	l.apiLevel = lvl
 	l.Backlog = backlog
 	judgeSustain(&l)
 	return l, nil
