@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"insure/internal/customer"
 	"insure/internal/database"
 	"insure/internal/event"
+	"insure/internal/eventstore"
 	"insure/internal/projection"
 	"insure/internal/queue"
 	"insure/internal/quotation"
@@ -352,56 +352,44 @@ func benchReplay(ctx context.Context, b *benchDB, count int) (*replayResult, err
 }
 
 // seedActionsLogged appends count CustomerActionLogged events in
-// transactions of multi-row inserts and moves the stream head.
+// transactions of multi-row inserts (eventstore.InsertRecords) and moves the
+// stream head.
 func seedActionsLogged(ctx context.Context, db database.DB, count int) error {
-	const rowsPerInsert, rowsPerTx = 500, 20000
+	const rowsPerTx = 20000
 	var head int64
 	if err := db.QueryRow(ctx, `SELECT position FROM event_stream_head WHERE id = 1`).Scan(&head); err != nil {
 		return err
 	}
 	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	recs := make([]eventstore.Record, 0, min(rowsPerTx, count))
 	for done := 0; done < count; {
-		err := db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
-			for end := min(done+rowsPerTx, count); done < end; {
-				k := min(rowsPerInsert, end-done)
-				var q strings.Builder
-				q.WriteString(`INSERT INTO event_store (position, event_id, event_name, aggregate_type, aggregate_id, aggregate_version,
-					schema_version, event_data, metadata, occurred_at, created_at) VALUES `)
-				args := make([]any, 0, k*11)
-				for j := range k {
-					i := done + j
-					id := event.NewID()
-					data, err := json.Marshal(audit.ActionLogged{CustomerID: event.NewID(), Action: "customer.registered",
-						SourceEventID: event.NewID(), SourceEventName: "CustomerRegistered", Actor: "system", Summary: "registered " + strconv.Itoa(i)})
-					if err != nil {
-						return err
-					}
-					meta, _ := json.Marshal(event.Metadata{EventID: id, CorrelationID: id, Actor: "bench", Channel: "bench", OccurredAt: at})
-					if j > 0 {
-						q.WriteString(", ")
-					}
-					q.WriteString("(")
-					for c := 1; c <= 11; c++ {
-						if c > 1 {
-							q.WriteString(", ")
-						}
-						q.WriteString("$" + strconv.Itoa(len(args)+c))
-					}
-					q.WriteString(")")
-					args = append(args, head+int64(i)+1, id, audit.EventActionLogged, audit.AggregateType, event.NewID(), int64(1), 1,
-						string(data), string(meta), at.Add(time.Duration(i)*time.Millisecond), at)
-				}
-				if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-					return err
-				}
-				done += k
+		recs = recs[:0]
+		for i := done; i < min(done+rowsPerTx, count); i++ {
+			id := event.NewID()
+			data, err := json.Marshal(audit.ActionLogged{CustomerID: event.NewID(), Action: "customer.registered",
+				SourceEventID: event.NewID(), SourceEventName: "CustomerRegistered", Actor: "system", Summary: "registered " + strconv.Itoa(i)})
+			if err != nil {
+				return err
 			}
-			_, err := tx.Exec(ctx, `UPDATE event_stream_head SET position = $1 WHERE id = 1`, head+int64(done))
+			meta, err := json.Marshal(event.Metadata{EventID: id, CorrelationID: id, Actor: "bench", Channel: "bench", OccurredAt: at})
+			if err != nil {
+				return err
+			}
+			recs = append(recs, eventstore.Record{Position: head + int64(i) + 1, EventID: id, EventName: audit.EventActionLogged,
+				AggregateType: audit.AggregateType, AggregateID: event.NewID(), AggregateVersion: 1, SchemaVersion: 1,
+				Data: data, Metadata: meta, OccurredAt: at.Add(time.Duration(i) * time.Millisecond), CreatedAt: at})
+		}
+		err := db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
+			if err := eventstore.InsertRecords(ctx, tx, recs); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE event_stream_head SET position = $1 WHERE id = 1`, head+int64(done+len(recs)))
 			return err
 		})
 		if err != nil {
 			return err
 		}
+		done += len(recs)
 	}
 	if db.Dialect() == database.SQLite {
 		_, err := db.Exec(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)

@@ -239,7 +239,7 @@ func (s *Store) importTx(ctx context.Context, tx database.Tx, r io.Reader, opts 
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := insertRecords(ctx, tx, batch); err != nil {
+		if err := InsertRecords(ctx, tx, batch); err != nil {
 			if database.IsUniqueViolation(err) {
 				return fmt.Errorf("import: lines %d to %d: an event id or position is already stored (it appears twice in the file): %w", batchLine, batchLine+len(batch)-1, ErrBadExport)
 			}
@@ -333,8 +333,11 @@ func (s *Store) verifyImport(ctx context.Context, tx database.Tx, want Summary, 
 	return nil
 }
 
-// insertRecords inserts recs, insertChunk rows a statement.
-func insertRecords(ctx context.Context, tx database.Tx, recs []Record) error {
+// InsertRecords inserts recs into the event store as they are, insertChunk
+// rows a statement, inside tx: no check, no projection, no listener job,
+// and the stream head is left alone. It is for bulk loads (Import, the
+// replay benchmark) that check their records and move the head themselves.
+func InsertRecords(ctx context.Context, tx database.Tx, recs []Record) error {
 	for len(recs) > 0 {
 		n := min(len(recs), insertChunk)
 		args := make([]any, 0, n*insertArity)

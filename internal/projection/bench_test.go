@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"insure/internal/database"
 	"insure/internal/database/dbtest"
 	"insure/internal/event"
+	"insure/internal/eventstore"
 	"insure/internal/personal"
 	"insure/internal/projection"
 	"insure/internal/recorder"
@@ -32,56 +31,43 @@ type seedRow struct {
 func seed(tb testing.TB, db database.DB, codec *personal.Codec, rows []seedRow) {
 	tb.Helper()
 	ctx := context.Background()
-	const rowsPerInsert, rowsPerTx = 500, 20000
+	const rowsPerTx = 20000
 	h := head(tb, db)
 	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	for done := 0; done < len(rows); {
+		end := min(done+rowsPerTx, len(rows))
 		err := db.InTx(ctx, func(ctx context.Context, tx database.Tx) error {
-			for end := min(done+rowsPerTx, len(rows)); done < end; {
-				k := min(rowsPerInsert, end-done)
-				var q strings.Builder
-				q.WriteString(`INSERT INTO event_store (position, event_id, event_name, aggregate_type, aggregate_id, aggregate_version,
-					schema_version, event_data, metadata, occurred_at, created_at) VALUES `)
-				args := make([]any, 0, k*11)
-				for j := range k {
-					i := done + j
-					data, err := json.Marshal(rows[i].payload)
-					if err != nil {
-						return err
-					}
-					id := event.NewID()
-					if codec != nil {
-						if data, err = codec.SealEvent(ctx, tx, event.Envelope{EventID: id, EventName: rows[i].name,
-							AggregateType: rows[i].aggType, AggregateID: rows[i].aggID, Data: data}); err != nil {
-							return err
-						}
-					}
-					meta, _ := json.Marshal(event.Metadata{EventID: id, CorrelationID: id, Actor: "bench", Channel: "bench", OccurredAt: at})
-					if j > 0 {
-						q.WriteString(", ")
-					}
-					q.WriteString("(")
-					for c := 1; c <= 11; c++ {
-						if c > 1 {
-							q.WriteString(", ")
-						}
-						q.WriteString("$" + strconv.Itoa(len(args)+c))
-					}
-					q.WriteString(")")
-					args = append(args, h+int64(i)+1, id, rows[i].name, rows[i].aggType, rows[i].aggID, rows[i].version, 1, string(data),
-						string(meta), at.Add(time.Duration(i)*time.Millisecond), at)
-				}
-				if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+			recs := make([]eventstore.Record, 0, end-done)
+			for i := done; i < end; i++ {
+				data, err := json.Marshal(rows[i].payload)
+				if err != nil {
 					return err
 				}
-				done += k
+				id := event.NewID()
+				if codec != nil {
+					if data, err = codec.SealEvent(ctx, tx, event.Envelope{EventID: id, EventName: rows[i].name,
+						AggregateType: rows[i].aggType, AggregateID: rows[i].aggID, Data: data}); err != nil {
+						return err
+					}
+				}
+				meta, err := json.Marshal(event.Metadata{EventID: id, CorrelationID: id, Actor: "bench", Channel: "bench", OccurredAt: at})
+				if err != nil {
+					return err
+				}
+				recs = append(recs, eventstore.Record{Position: h + int64(i) + 1, EventID: id, EventName: rows[i].name,
+					AggregateType: rows[i].aggType, AggregateID: rows[i].aggID, AggregateVersion: rows[i].version, SchemaVersion: 1,
+					Data: data, Metadata: meta, OccurredAt: at.Add(time.Duration(i) * time.Millisecond), CreatedAt: at})
 			}
-			_, err := tx.Exec(ctx, `UPDATE event_stream_head SET position = $1 WHERE id = 1`, h+int64(done))
+			if err := eventstore.InsertRecords(ctx, tx, recs); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE event_stream_head SET position = $1 WHERE id = 1`, h+int64(end))
 			return err
 		})
 		if err != nil {
 			tb.Fatal(err)
 		}
+		done = end
 	}
 	if db.Dialect() == database.SQLite {
 		// Write the seeded pages back from the WAL now, not during the
