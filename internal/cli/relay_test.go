@@ -35,7 +35,9 @@ func TestRelayPublishesSealedEvents(t *testing.T) {
 			id := hex.EncodeToString(b[:])
 			rcfg := relay.Config{Stream: "TEST_CLI_" + id, SubjectPrefix: "testcli" + id + ".events", PollInterval: 20 * time.Millisecond}
 
-			nc, err := nats.Connect(url)
+			// Reconnecting: the machine's NATS may be restarted under a
+			// long suite; the relay resumes, and so does this reader.
+			nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 			if err != nil {
 				t.Fatalf("connect to NATS at %s (start nats-server with -js): %v", url, err)
 			}
@@ -77,10 +79,10 @@ func TestRelayPublishesSealedEvents(t *testing.T) {
 
 			subject := rcfg.SubjectPrefix + ".customer.CustomerRegistered"
 			var msg *jetstream.RawStreamMsg
-			deadline := time.Now().Add(20 * time.Second)
+			deadline := time.Now().Add(60 * time.Second)
 			for msg == nil {
 				if time.Now().After(deadline) {
-					t.Fatalf("no message on %s", subject)
+					t.Fatalf("no message on %s (test connection %v; relay active %v, last error %q)", subject, nc.Status(), s.Relay.Active(), s.Relay.LastError())
 				}
 				st, err := js.Stream(ctx, rcfg.Stream)
 				if err == nil {
