@@ -79,20 +79,20 @@ func (s *Store) Append(ctx context.Context, tx database.Tx, aggregateType, aggre
 	if current != expectedVersion {
 		return nil, fmt.Errorf("append %s/%s at version %d (current %d): %w", aggregateType, aggregateID, expectedVersion, current, ErrConcurrency)
 	}
-	var last int64
-	if err := tx.QueryRow(ctx, qAdvanceHead, len(events)).Scan(&last); err != nil {
-		return nil, fmt.Errorf("append %s/%s: advance stream head: %w", aggregateType, aggregateID, err)
-	}
-	first := last - int64(len(events)) + 1
+	// Everything that needs no position (metadata, sealing, which may read
+	// or create the subject's data key) happens before the stream head is
+	// taken: the head's lock is held to the commit and orders every
+	// writer, so the less runs under it the more writers commit a second.
 	created := s.now().UTC()
 	out := make([]event.Envelope, len(events))
+	metas := make([]string, len(events))
+	stored := make([]string, len(events))
 	for i, p := range events {
 		meta, err := json.Marshal(p.Metadata)
 		if err != nil {
 			return nil, fmt.Errorf("append %s: encode metadata: %w", p.Name, err)
 		}
 		env := event.Envelope{
-			Position:         first + int64(i),
 			EventID:          p.Metadata.EventID,
 			EventName:        p.Name,
 			AggregateType:    aggregateType,
@@ -104,24 +104,33 @@ func (s *Store) Append(ctx context.Context, tx database.Tx, aggregateType, aggre
 			OccurredAt:       p.Metadata.OccurredAt.UTC(),
 			CreatedAt:        created,
 		}
-		stored := env.Data
+		data := env.Data
 		if s.codec != nil {
-			if stored, err = s.codec.SealEvent(ctx, tx, env); err != nil {
+			if data, err = s.codec.SealEvent(ctx, tx, env); err != nil {
 				return nil, fmt.Errorf("append %s/%s: %w", aggregateType, aggregateID, err)
 			}
 		}
-		_, err = tx.Exec(ctx, qInsert, env.Position, env.EventID, env.EventName, env.AggregateType, env.AggregateID,
-			env.AggregateVersion, env.SchemaVersion, string(stored), string(meta), env.OccurredAt, env.CreatedAt)
+		out[i], metas[i], stored[i] = env, string(meta), string(data)
+	}
+	var last int64
+	if err := tx.QueryRow(ctx, qAdvanceHead, len(events)).Scan(&last); err != nil {
+		return nil, fmt.Errorf("append %s/%s: advance stream head: %w", aggregateType, aggregateID, err)
+	}
+	first := last - int64(len(events)) + 1
+	for i := range out {
+		env := &out[i]
+		env.Position = first + int64(i)
+		_, err := tx.Exec(ctx, qInsert, env.Position, env.EventID, env.EventName, env.AggregateType, env.AggregateID,
+			env.AggregateVersion, env.SchemaVersion, stored[i], metas[i], env.OccurredAt, env.CreatedAt)
 		if err != nil {
 			if name, ok := database.UniqueConstraint(err); ok {
 				if strings.Contains(name, "event_id") {
-					return nil, fmt.Errorf("append %s: event id %s already stored: %w", p.Name, env.EventID, ErrConcurrency)
+					return nil, fmt.Errorf("append %s: event id %s already stored: %w", env.EventName, env.EventID, ErrConcurrency)
 				}
 				return nil, fmt.Errorf("append %s/%s: %w", aggregateType, aggregateID, ErrConcurrency)
 			}
 			return nil, fmt.Errorf("append %s/%s: %w", aggregateType, aggregateID, err)
 		}
-		out[i] = env
 	}
 	return out, nil
 }

@@ -165,6 +165,8 @@ var errNoRow = errors.New("no data key row")
 // Only keys read outside a transaction go into the cache: such a read sees
 // committed rows only, whereas a key read in a transaction may have been
 // created (or be destroyed) by that transaction, which can still roll back.
+// A key read in a transaction goes into the transaction's own memo
+// instead, when its context carries one (WithTxKeys).
 func (k *Keyring) dataKey(ctx context.Context, q database.Querier, subjectID string, create bool) ([]byte, error) {
 	if err := k.ready(); err != nil {
 		return nil, err
@@ -175,13 +177,18 @@ func (k *Keyring) dataKey(ctx context.Context, q database.Querier, subjectID str
 	if key, ok := k.cache.get(subjectID, k.now()); ok {
 		return key, nil
 	}
+	memo := txMemo(ctx, q)
+	if key, ok := memo.get(subjectID); ok {
+		return key, nil
+	}
 	_, committed := q.(database.DB)
 	key, err := k.load(ctx, q, subjectID)
 	if errors.Is(err, errNoRow) && create {
-		if err := k.create(ctx, q, subjectID); err != nil {
-			return nil, err
+		var stored bool
+		if key, stored, err = k.create(ctx, q, subjectID); err == nil && !stored {
+			// Someone else stored the subject's key first: theirs is the one.
+			key, err = k.load(ctx, q, subjectID)
 		}
-		key, err = k.load(ctx, q, subjectID)
 	}
 	if errors.Is(err, errNoRow) {
 		return nil, fmt.Errorf("subject %s: %w", subjectID, ErrNoDataKey)
@@ -191,6 +198,8 @@ func (k *Keyring) dataKey(ctx context.Context, q database.Querier, subjectID str
 	}
 	if committed {
 		k.cache.put(subjectID, key, k.now())
+	} else {
+		memo.put(subjectID, key)
 	}
 	return key, nil
 }
@@ -223,20 +232,24 @@ func (k *Keyring) load(ctx context.Context, q database.Querier, subjectID string
 
 // create stores a new random key for the subject unless one (or a
 // tombstone) is already there.
-func (k *Keyring) create(ctx context.Context, q database.Querier, subjectID string) error {
-	key := make([]byte, dataKeySize)
+func (k *Keyring) create(ctx context.Context, q database.Querier, subjectID string) (key []byte, stored bool, err error) {
+	key = make([]byte, dataKeySize)
 	if _, err := rand.Read(key); err != nil {
-		return fmt.Errorf("generate data key: %w", err)
+		return nil, false, fmt.Errorf("generate data key: %w", err)
 	}
-	defer clear(key)
 	wrapped, err := wrapDataKey(k.wrapKey, subjectID, key)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	if _, err := q.Exec(ctx, sqlCreate, subjectID, wrapped, k.masterID, k.clock()); err != nil {
-		return fmt.Errorf("store data key of subject %s: %w", subjectID, err)
+	n, err := q.Exec(ctx, sqlCreate, subjectID, wrapped, k.masterID, k.clock())
+	if err != nil {
+		return nil, false, fmt.Errorf("store data key of subject %s: %w", subjectID, err)
 	}
-	return nil
+	if n == 0 { // the subject has a key (or a tombstone) already
+		clear(key)
+		return nil, false, nil
+	}
+	return key, true, nil
 }
 
 // Destroy erases the subject's personal data by destroying their data key
@@ -254,6 +267,7 @@ func (k *Keyring) Destroy(ctx context.Context, q database.Querier, subjectID str
 		return errors.New("keyring: empty subject id")
 	}
 	k.cache.forget(subjectID, k.now())
+	txMemo(ctx, q).forget(subjectID)
 	if _, err := q.Exec(ctx, sqlDestroy, subjectID, k.clock()); err != nil {
 		return fmt.Errorf("destroy data key of subject %s: %w", subjectID, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,7 +43,9 @@ const (
 	tmplCustomerErased      = `UPDATE {customers} SET name = '', email = '', phone = '', date_of_birth = NULL,
 		email_index = '', phone_index = '', erased_at = $2, version = $3, updated_at = $4 WHERE id = $1`
 	tmplDeleteNameTokens = `DELETE FROM {customer_name_tokens} WHERE customer_id = $1`
-	tmplInsertNameToken  = `INSERT INTO {customer_name_tokens} (customer_id, token) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+	// tmplInsertNameTokens is followed by one "($1, $n)" per token, then
+	// " ON CONFLICT DO NOTHING": all of a name's tokens in one statement.
+	tmplInsertNameTokens = `INSERT INTO {customer_name_tokens} (customer_id, token) VALUES `
 )
 
 // The statements Reindex runs on the live tables (and on the command
@@ -60,7 +63,7 @@ type customerSQL struct {
 }
 
 // nameTokenSQL replaces a customer's name tokens in one target.
-type nameTokenSQL struct{ delete, insert string }
+type nameTokenSQL struct{ delete, insertPrefix string }
 
 var customerTables = []string{"customers", "customer_name_tokens"}
 
@@ -70,7 +73,7 @@ func customerStatements(to Target) customerSQL {
 		insert: r(tmplInsertCustomer), verified: r(tmplCustomerVerified), name: r(tmplCustomerName), email: r(tmplCustomerEmail),
 		phone: r(tmplCustomerPhone), dateOfBirth: r(tmplCustomerDateOfBirth), prefEmail: r(tmplCustomerPrefEmail),
 		prefWA: r(tmplCustomerPrefWA), version: r(tmplCustomerVersion), erased: r(tmplCustomerErased),
-		tokens: nameTokenSQL{delete: r(tmplDeleteNameTokens), insert: r(tmplInsertNameToken)},
+		tokens: nameTokenSQL{delete: r(tmplDeleteNameTokens), insertPrefix: r(tmplInsertNameTokens)},
 	}
 }
 
@@ -178,7 +181,8 @@ func (c *customers) registered(ctx context.Context, tx database.Tx, s *customerS
 		c.vault.Index(personal.KindEmail, e.Email), c.vault.Index(personal.KindPhone, e.Phone), v, at); err != nil {
 		return err
 	}
-	return replaceNameTokens(ctx, tx, s.tokens, c.vault, id, e.Name)
+	// A new customer has no tokens to replace.
+	return insertNameTokens(ctx, tx, s.tokens, c.vault, id, e.Name)
 }
 
 func (c *customers) profileUpdated(ctx context.Context, tx database.Tx, s *customerSQL, e customer.ProfileUpdated, v int64, at time.Time) error {
@@ -286,10 +290,30 @@ func replaceNameTokens(ctx context.Context, tx database.Tx, s nameTokenSQL, vaul
 	if _, err := tx.Exec(ctx, s.delete, id); err != nil {
 		return fmt.Errorf("name tokens of customer %s: %w", id, err)
 	}
-	for _, tok := range vault.NameIndexes(name) {
-		if _, err := tx.Exec(ctx, s.insert, id, tok); err != nil {
-			return fmt.Errorf("name tokens of customer %s: %w", id, err)
+	return insertNameTokens(ctx, tx, s, vault, id, name)
+}
+
+// insertNameTokens adds the tokens of name to the customer's, in one
+// statement.
+func insertNameTokens(ctx context.Context, tx database.Tx, s nameTokenSQL, vault *personal.Vault, id, name string) error {
+	toks := vault.NameIndexes(name)
+	if len(toks) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(s.insertPrefix)
+	args := make([]any, 0, len(toks)+1)
+	args = append(args, id)
+	for i, tok := range toks {
+		if i > 0 {
+			q.WriteString(", ")
 		}
+		q.WriteString("($1, $" + strconv.Itoa(i+2) + ")")
+		args = append(args, tok)
+	}
+	q.WriteString(" ON CONFLICT DO NOTHING")
+	if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("name tokens of customer %s: %w", id, err)
 	}
 	return nil
 }

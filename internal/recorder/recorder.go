@@ -116,6 +116,10 @@ func (r *Recorder) DB() database.DB { return r.db }
 func (r *Recorder) Record(ctx context.Context, ec event.Context, before func(ctx context.Context, tx database.Tx) error, changes ...Change) ([]Recorded, error) {
 	var out []Recorded
 	err := r.db.InTx(context.WithValue(ctx, committingKey{}, true), func(ctx context.Context, tx database.Tx) error {
+		// The subjects' data keys are read once per attempt: sealing the
+		// events and the read models' rows of one customer needs the same
+		// key several times.
+		ctx = keyring.WithTxKeys(ctx)
 		if before != nil {
 			if err := before(ctx, tx); err != nil {
 				return err
