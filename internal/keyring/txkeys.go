@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"context"
+	"reflect"
 	"sync"
 
 	"insure/internal/database"
@@ -14,7 +15,7 @@ import (
 // is why the shared cache never takes keys read in a transaction.
 type txKeys struct {
 	mu   sync.Mutex
-	tx   database.Querier // the transaction the keys were read in
+	tx   any // the transaction the keys were read in (txIdentity)
 	keys map[string][]byte
 }
 
@@ -25,13 +26,13 @@ type txKeysKey struct{}
 // transaction then read each subject's key once. Install it inside the
 // transaction's body (a fresh memo per attempt), never around a retry
 // loop: a key created by an attempt that rolled back must not be reused.
-// Calls with another querier than the first one seen bypass the memo.
+// Calls in another transaction than the first one seen bypass the memo.
 func WithTxKeys(ctx context.Context) context.Context {
 	return context.WithValue(ctx, txKeysKey{}, &txKeys{})
 }
 
 // txMemo returns the memo in ctx if q is the transaction it belongs to (the
-// first querier it sees), else nil. The database itself never uses it.
+// first one it sees), else nil. The database itself never uses it.
 func txMemo(ctx context.Context, q database.Querier) *txKeys {
 	m, _ := ctx.Value(txKeysKey{}).(*txKeys)
 	if m == nil {
@@ -40,15 +41,28 @@ func txMemo(ctx context.Context, q database.Querier) *txKeys {
 	if _, isDB := q.(database.DB); isDB {
 		return nil
 	}
+	id := txIdentity(q)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.tx == nil {
-		m.tx, m.keys = q, make(map[string][]byte)
+		m.tx, m.keys = id, make(map[string][]byte)
 	}
-	if m.tx != q {
+	if m.tx != id {
 		return nil
 	}
 	return m
+}
+
+// txIdentity is the driver's transaction under q, so that wrappers of one
+// transaction (the projections' statement pipeline) share its memo; q
+// itself when it has none.
+func txIdentity(q database.Querier) any {
+	if t, ok := q.(database.Tx); ok {
+		if n := t.Native(); n != nil && reflect.TypeOf(n).Comparable() {
+			return n
+		}
+	}
+	return q
 }
 
 func (m *txKeys) get(subject string) ([]byte, bool) {

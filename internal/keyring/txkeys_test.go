@@ -53,8 +53,14 @@ func TestTxKeysReadOnce(t *testing.T) {
 				}
 				sealed = append(sealed, s)
 			}
-			if got, err := k.Open(ctx, ctr, "cust-memo", "email", sealed[1]); err != nil || got != "value of email" {
+			// Another wrapper of the same transaction (as the projections'
+			// statement pipeline is) shares the memo.
+			other := &countingTx{Tx: tx}
+			if got, err := k.Open(ctx, other, "cust-memo", "email", sealed[1]); err != nil || got != "value of email" {
 				t.Fatalf("open in the transaction: %q, %v", got, err)
+			}
+			if n := other.n.Load(); n != 0 {
+				t.Errorf("open through another wrapper of the transaction ran %d statements, want 0", n)
 			}
 			return ctr.n.Load(), sealed
 		}
