@@ -35,6 +35,9 @@ type SQLiteDB struct {
 	// group runs InTx's transactions, several to a commit when they queue
 	// (sqlitebatch.go).
 	group *committer
+	// wstmts and rstmts are the writer's and the readers' prepared
+	// statements (stmtcache.go).
+	wstmts, rstmts *stmtCache
 }
 
 var _ DB = (*SQLiteDB)(nil)
@@ -91,7 +94,8 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLiteDB
 	}
 	reader.SetMaxOpenConns(opts.Readers)
 	reader.SetMaxIdleConns(opts.Readers)
-	return &SQLiteDB{path: path, writer: writer, reader: reader, group: newCommitter(writer)}, nil
+	wstmts := newStmtCache(writer)
+	return &SQLiteDB{path: path, writer: writer, reader: reader, group: newCommitter(writer, wstmts), wstmts: wstmts, rstmts: newStmtCache(reader)}, nil
 }
 
 // Path is the database file.
@@ -105,16 +109,25 @@ func (d *SQLiteDB) Dialect() Dialect { return SQLite }
 
 // Exec implements Querier; it writes, so it uses the writer.
 func (d *SQLiteDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return sqlExec(ctx, d.writer, query, args)
+	if st := d.wstmts.get(query); st != nil {
+		return execResult(st.ExecContext(ctx, args...))
+	}
+	return execResult(d.writer.ExecContext(ctx, query, args...))
 }
 
 // Query implements Querier; it reads through the read-only pool.
 func (d *SQLiteDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	return sqlQuery(ctx, d.reader, query, args)
+	if st := d.rstmts.get(query); st != nil {
+		return queryResult(st.QueryContext(ctx, args...))
+	}
+	return queryResult(d.reader.QueryContext(ctx, query, args...))
 }
 
 // QueryRow implements Querier; it reads through the read-only pool.
 func (d *SQLiteDB) QueryRow(ctx context.Context, query string, args ...any) Row {
+	if st := d.rstmts.get(query); st != nil {
+		return sqlRow{st.QueryRowContext(ctx, args...)}
+	}
 	return sqlRow{d.reader.QueryRowContext(ctx, query, args...)}
 }
 
@@ -139,30 +152,38 @@ func (d *SQLiteDB) Ping(ctx context.Context) error {
 // Close implements DB.
 func (d *SQLiteDB) Close() error {
 	d.group.close()
+	d.wstmts.close()
+	d.rstmts.close()
 	return errors.Join(d.reader.Close(), d.writer.Close())
 }
 
-type sqlTx struct{ tx *sql.Tx }
+// sqlTx is a transaction on the writer; stmts are the writer's prepared
+// statements, which it runs through the transaction when they are ready.
+type sqlTx struct {
+	tx    *sql.Tx
+	stmts *stmtCache
+}
 
 func (t sqlTx) Native() any { return t.tx }
 
 func (t sqlTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := t.tx.ExecContext(ctx, query, args...)
-	if err != nil {
-		return 0, Unavailable(err)
+	if st := t.stmts.get(query); st != nil {
+		return execResult(t.tx.StmtContext(ctx, st).ExecContext(ctx, args...))
 	}
-	return res.RowsAffected()
+	return execResult(t.tx.ExecContext(ctx, query, args...))
 }
 
 func (t sqlTx) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	rows, err := t.tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, Unavailable(err)
+	if st := t.stmts.get(query); st != nil {
+		return queryResult(t.tx.StmtContext(ctx, st).QueryContext(ctx, args...))
 	}
-	return rows, nil
+	return queryResult(t.tx.QueryContext(ctx, query, args...))
 }
 
 func (t sqlTx) QueryRow(ctx context.Context, query string, args ...any) Row {
+	if st := t.stmts.get(query); st != nil {
+		return sqlRow{t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)}
+	}
 	return sqlRow{t.tx.QueryRowContext(ctx, query, args...)}
 }
 
@@ -176,16 +197,14 @@ func (r sqlRow) Scan(dest ...any) error {
 	return Unavailable(err)
 }
 
-func sqlExec(ctx context.Context, db *sql.DB, query string, args []any) (int64, error) {
-	res, err := db.ExecContext(ctx, query, args...)
+func execResult(res sql.Result, err error) (int64, error) {
 	if err != nil {
 		return 0, Unavailable(err)
 	}
 	return res.RowsAffected()
 }
 
-func sqlQuery(ctx context.Context, db *sql.DB, query string, args []any) (Rows, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
+func queryResult(rows *sql.Rows, err error) (Rows, error) {
 	if err != nil {
 		return nil, Unavailable(err)
 	}
