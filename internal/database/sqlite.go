@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"modernc.org/sqlite"
@@ -109,26 +110,26 @@ func (d *SQLiteDB) Dialect() Dialect { return SQLite }
 
 // Exec implements Querier; it writes, so it uses the writer.
 func (d *SQLiteDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if st := d.wstmts.get(query); st != nil {
-		return execResult(st.ExecContext(ctx, args...))
+	if cs := d.wstmts.get(query); cs != nil {
+		return execResult(cs.st.ExecContext(ctx, args...))
 	}
 	return execResult(d.writer.ExecContext(ctx, query, args...))
 }
 
 // Query implements Querier; it reads through the read-only pool.
 func (d *SQLiteDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	if st := d.rstmts.get(query); st != nil {
-		return queryResult(st.QueryContext(ctx, args...))
+	if cs := d.rstmts.get(query); cs != nil {
+		return queryResult(cs.st.QueryContext(ctx, args...))
 	}
 	return queryResult(d.reader.QueryContext(ctx, query, args...))
 }
 
 // QueryRow implements Querier; it reads through the read-only pool.
 func (d *SQLiteDB) QueryRow(ctx context.Context, query string, args ...any) Row {
-	if st := d.rstmts.get(query); st != nil {
-		return sqlRow{st.QueryRowContext(ctx, args...)}
+	if cs := d.rstmts.get(query); cs != nil {
+		return sqlRow{row: cs.st.QueryRowContext(ctx, args...)}
 	}
-	return sqlRow{d.reader.QueryRowContext(ctx, query, args...)}
+	return sqlRow{row: d.reader.QueryRowContext(ctx, query, args...)}
 }
 
 // InTx implements DB. Transactions begin IMMEDIATE, so a transaction that
@@ -167,30 +168,57 @@ type sqlTx struct {
 func (t sqlTx) Native() any { return t.tx }
 
 func (t sqlTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if st := t.stmts.get(query); st != nil {
-		return execResult(t.tx.StmtContext(ctx, st).ExecContext(ctx, args...))
+	if cs := t.stmts.get(query); cs != nil && cs.claim() {
+		defer cs.release()
+		return execResult(t.tx.StmtContext(ctx, cs.st).ExecContext(ctx, args...))
 	}
 	return execResult(t.tx.ExecContext(ctx, query, args...))
 }
 
 func (t sqlTx) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	if st := t.stmts.get(query); st != nil {
-		return queryResult(t.tx.StmtContext(ctx, st).QueryContext(ctx, args...))
+	if cs := t.stmts.get(query); cs != nil && cs.claim() {
+		rows, err := t.tx.StmtContext(ctx, cs.st).QueryContext(ctx, args...)
+		if err != nil {
+			cs.release()
+			return nil, Unavailable(err)
+		}
+		return &releasingRows{Rows: rows, cs: cs}, nil
 	}
 	return queryResult(t.tx.QueryContext(ctx, query, args...))
 }
 
 func (t sqlTx) QueryRow(ctx context.Context, query string, args ...any) Row {
-	if st := t.stmts.get(query); st != nil {
-		return sqlRow{t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)}
+	if cs := t.stmts.get(query); cs != nil && cs.claim() {
+		// The row's statement stays busy until Scan closes it.
+		return sqlRow{row: t.tx.StmtContext(ctx, cs.st).QueryRowContext(ctx, args...), cs: cs}
 	}
-	return sqlRow{t.tx.QueryRowContext(ctx, query, args...)}
+	return sqlRow{row: t.tx.QueryRowContext(ctx, query, args...)}
 }
 
-type sqlRow struct{ row *sql.Row }
+// releasingRows are rows of a prepared statement in a transaction: Close
+// ends the statement's claim.
+type releasingRows struct {
+	*sql.Rows
+	cs   *cachedStmt
+	once sync.Once
+}
+
+func (r *releasingRows) Close() error {
+	err := r.Rows.Close()
+	r.once.Do(r.cs.release)
+	return err
+}
+
+type sqlRow struct {
+	row *sql.Row
+	cs  *cachedStmt // claimed until Scan, when the row comes from one
+}
 
 func (r sqlRow) Scan(dest ...any) error {
 	err := r.row.Scan(dest...)
+	if r.cs != nil {
+		r.cs.release()
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNoRows
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,14 @@ import (
 // before. The cache is bounded; queries past the bound always run
 // unprepared (texts built per call, such as multi-row inserts, should be
 // few).
+//
+// In a transaction one prepared statement must not run again while rows
+// it returned are still open on the same connection: SQLite would reset
+// the statement under them. database/sql prevents that outside a
+// transaction (open rows hold their connection), not inside one, so a
+// transaction marks a statement busy while its rows are open, and runs
+// the same text unprepared meanwhile (a query in a loop over its own
+// results).
 
 // maxCachedStmts bounds each pool's prepared statements.
 const maxCachedStmts = 512
@@ -29,7 +38,7 @@ const maxCachedStmts = 512
 type stmtCache struct {
 	db      *sql.DB
 	mu      sync.Mutex
-	stmts   map[string]*sql.Stmt
+	stmts   map[string]*cachedStmt
 	pending map[string]bool
 	closed  bool
 	queue   chan string
@@ -42,7 +51,7 @@ type stmtCache struct {
 
 func newStmtCache(db *sql.DB) *stmtCache {
 	c := &stmtCache{
-		db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{},
+		db: db, stmts: map[string]*cachedStmt{}, pending: map[string]bool{},
 		queue: make(chan string, 64), done: make(chan struct{}),
 	}
 	c.ctx, c.stop = context.WithCancel(context.Background())
@@ -50,9 +59,22 @@ func newStmtCache(db *sql.DB) *stmtCache {
 	return c
 }
 
+// cachedStmt is a prepared statement; busy is set while rows it returned
+// in a transaction are open.
+type cachedStmt struct {
+	st   *sql.Stmt
+	busy atomic.Bool
+}
+
+// claim marks the statement busy; false when it already is.
+func (cs *cachedStmt) claim() bool { return cs.busy.CompareAndSwap(false, true) }
+
+// release ends a claim.
+func (cs *cachedStmt) release() { cs.busy.Store(false) }
+
 // get returns query's prepared statement, or nil when it is not prepared
 // yet (it is then asked for) or will not be (the cache is full or closed).
-func (c *stmtCache) get(query string) *sql.Stmt {
+func (c *stmtCache) get(query string) *cachedStmt {
 	if c == nil {
 		return nil
 	}
@@ -91,7 +113,7 @@ func (c *stmtCache) prepareLoop() {
 			case c.closed:
 				_ = st.Close()
 			default:
-				c.stmts[q] = st
+				c.stmts[q] = &cachedStmt{st: st}
 			}
 			c.mu.Unlock()
 		}
@@ -108,12 +130,12 @@ func (c *stmtCache) close() {
 	}
 	c.closed = true
 	stmts := c.stmts
-	c.stmts = map[string]*sql.Stmt{}
+	c.stmts = map[string]*cachedStmt{}
 	c.mu.Unlock()
 	c.stop()
 	<-c.done
-	for _, st := range stmts {
-		_ = st.Close()
+	for _, cs := range stmts {
+		_ = cs.st.Close()
 	}
 }
 

@@ -120,3 +120,77 @@ func TestPreparedStatementsCloseWhileWaiting(t *testing.T) {
 		t.Fatal("a closed cache answered a statement")
 	}
 }
+
+// TestPreparedStatementNestedInTransaction: a transaction that runs a
+// query again while iterating its own results (same text, rows open on
+// the one connection) gets both results whole.
+func TestPreparedStatementNestedInTransaction(t *testing.T) {
+	db := openBatchDB(t)
+	ctx := t.Context()
+	const sel = "SELECT k FROM t WHERE k >= $1 ORDER BY k"
+	for _, k := range []string{"a", "b", "c"} {
+		if _, err := db.Exec(ctx, "INSERT INTO t (k) VALUES ($1)", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	collect := func(ctx context.Context, tx Tx, nested bool) ([]string, error) {
+		rows, err := tx.Query(ctx, sel, "a")
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return nil, err
+			}
+			out = append(out, k)
+			if nested {
+				inner, err := tx.Query(ctx, sel, k)
+				if err != nil {
+					return nil, err
+				}
+				n := 0
+				for inner.Next() {
+					n++
+				}
+				if err := inner.Close(); err != nil {
+					return nil, err
+				}
+				// The same text as a single row and as a statement, too.
+				var first string
+				if err := tx.QueryRow(ctx, sel, k).Scan(&first); err != nil || first != k {
+					return nil, fmt.Errorf("query row from %s: %q, %v", k, first, err)
+				}
+				out = append(out, fmt.Sprintf("%s:%d", k, n))
+			}
+		}
+		return out, rows.Err()
+	}
+	// Run until the statement is prepared, then once more nested.
+	err := db.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		_, err := collect(ctx, tx, false)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPrepared(t, db.wstmts, sel)
+	var got []string
+	err = db.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		got, err = collect(ctx, tx, true)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[a a:3 b b:2 c c:1]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("nested results %v, want %s", got, want)
+	}
+	if db.wstmts.get(sel).busy.Load() {
+		t.Fatal("the statement is still marked busy after its rows closed")
+	}
+}
