@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 
 	"modernc.org/sqlite"
@@ -36,9 +35,6 @@ type SQLiteDB struct {
 	// group runs InTx's transactions, several to a commit when they queue
 	// (sqlitebatch.go).
 	group *committer
-	// wstmts and rstmts are the writer's and the readers' prepared
-	// statements (stmtcache.go).
-	wstmts, rstmts *stmtCache
 }
 
 var _ DB = (*SQLiteDB)(nil)
@@ -69,11 +65,12 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLiteDB
 	}
 	base := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_time_format=sqlite"
-	writer, err := sql.Open("sqlite", base+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_txlock=immediate")
+	wpool, err := openSQLitePool(base + "?" + common +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	writer := sql.OpenDB(wpool)
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
@@ -88,15 +85,15 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLiteDB
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: journal mode is %q, WAL is required (is the file on a network filesystem?)", path, mode)
 	}
-	reader, err := sql.Open("sqlite", base+"?"+common+"&_pragma=query_only(1)")
+	rpool, err := openSQLitePool(base + "?" + common + "&_pragma=query_only(1)")
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	reader := sql.OpenDB(rpool)
 	reader.SetMaxOpenConns(opts.Readers)
 	reader.SetMaxIdleConns(opts.Readers)
-	wstmts := newStmtCache(writer)
-	return &SQLiteDB{path: path, writer: writer, reader: reader, group: newCommitter(writer, wstmts), wstmts: wstmts, rstmts: newStmtCache(reader)}, nil
+	return &SQLiteDB{path: path, writer: writer, reader: reader, group: newCommitter(writer)}, nil
 }
 
 // Path is the database file.
@@ -110,26 +107,17 @@ func (d *SQLiteDB) Dialect() Dialect { return SQLite }
 
 // Exec implements Querier; it writes, so it uses the writer.
 func (d *SQLiteDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if cs := d.wstmts.get(query); cs != nil {
-		return execResult(cs.st.ExecContext(ctx, args...))
-	}
 	return execResult(d.writer.ExecContext(ctx, query, args...))
 }
 
 // Query implements Querier; it reads through the read-only pool.
 func (d *SQLiteDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	if cs := d.rstmts.get(query); cs != nil {
-		return queryResult(cs.st.QueryContext(ctx, args...))
-	}
 	return queryResult(d.reader.QueryContext(ctx, query, args...))
 }
 
 // QueryRow implements Querier; it reads through the read-only pool.
 func (d *SQLiteDB) QueryRow(ctx context.Context, query string, args ...any) Row {
-	if cs := d.rstmts.get(query); cs != nil {
-		return sqlRow{row: cs.st.QueryRowContext(ctx, args...)}
-	}
-	return sqlRow{row: d.reader.QueryRowContext(ctx, query, args...)}
+	return sqlRow{d.reader.QueryRowContext(ctx, query, args...)}
 }
 
 // InTx implements DB. Transactions begin IMMEDIATE, so a transaction that
@@ -153,72 +141,30 @@ func (d *SQLiteDB) Ping(ctx context.Context) error {
 // Close implements DB.
 func (d *SQLiteDB) Close() error {
 	d.group.close()
-	d.wstmts.close()
-	d.rstmts.close()
 	return errors.Join(d.reader.Close(), d.writer.Close())
 }
 
-// sqlTx is a transaction on the writer; stmts are the writer's prepared
-// statements, which it runs through the transaction when they are ready.
-type sqlTx struct {
-	tx    *sql.Tx
-	stmts *stmtCache
-}
+// sqlTx is a transaction on the writer.
+type sqlTx struct{ tx *sql.Tx }
 
 func (t sqlTx) Native() any { return t.tx }
 
 func (t sqlTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if cs := t.stmts.get(query); cs != nil && cs.claim() {
-		defer cs.release()
-		return execResult(t.tx.StmtContext(ctx, cs.st).ExecContext(ctx, args...))
-	}
 	return execResult(t.tx.ExecContext(ctx, query, args...))
 }
 
 func (t sqlTx) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	if cs := t.stmts.get(query); cs != nil && cs.claim() {
-		rows, err := t.tx.StmtContext(ctx, cs.st).QueryContext(ctx, args...)
-		if err != nil {
-			cs.release()
-			return nil, Unavailable(err)
-		}
-		return &releasingRows{Rows: rows, cs: cs}, nil
-	}
 	return queryResult(t.tx.QueryContext(ctx, query, args...))
 }
 
 func (t sqlTx) QueryRow(ctx context.Context, query string, args ...any) Row {
-	if cs := t.stmts.get(query); cs != nil && cs.claim() {
-		// The row's statement stays busy until Scan closes it.
-		return sqlRow{row: t.tx.StmtContext(ctx, cs.st).QueryRowContext(ctx, args...), cs: cs}
-	}
-	return sqlRow{row: t.tx.QueryRowContext(ctx, query, args...)}
+	return sqlRow{t.tx.QueryRowContext(ctx, query, args...)}
 }
 
-// releasingRows are rows of a prepared statement in a transaction: Close
-// ends the statement's claim.
-type releasingRows struct {
-	*sql.Rows
-	cs   *cachedStmt
-	once sync.Once
-}
-
-func (r *releasingRows) Close() error {
-	err := r.Rows.Close()
-	r.once.Do(r.cs.release)
-	return err
-}
-
-type sqlRow struct {
-	row *sql.Row
-	cs  *cachedStmt // claimed until Scan, when the row comes from one
-}
+type sqlRow struct{ row *sql.Row }
 
 func (r sqlRow) Scan(dest ...any) error {
 	err := r.row.Scan(dest...)
-	if r.cs != nil {
-		r.cs.release()
-	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNoRows
 	}

@@ -66,7 +66,6 @@ type writeResult struct {
 
 type committer struct {
 	db      *sql.DB
-	stmts   *stmtCache
 	reqs    chan *writeReq
 	stop    chan struct{}
 	stopped chan struct{}
@@ -76,8 +75,8 @@ type committer struct {
 	commits, shared atomic.Int64
 }
 
-func newCommitter(db *sql.DB, stmts *stmtCache) *committer {
-	c := &committer{db: db, stmts: stmts, reqs: make(chan *writeReq, maxGroup), stop: make(chan struct{}), stopped: make(chan struct{})}
+func newCommitter(db *sql.DB) *committer {
+	c := &committer{db: db, reqs: make(chan *writeReq, maxGroup), stop: make(chan struct{}), stopped: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -197,7 +196,7 @@ func (c *committer) commit(group []*writeReq) {
 	c.commits.Add(1)
 	if len(live) == 1 {
 		r := live[0]
-		res := call(r, sqlTx{tx: stx, stmts: c.stmts})
+		res := call(r, stx)
 		if res.err != nil || res.panicked {
 			_ = stx.Rollback()
 			r.done <- res
@@ -217,7 +216,7 @@ func (c *committer) commit(group []*writeReq) {
 			c.abort(stx, ok, live[i:], err)
 			return
 		}
-		res := call(r, sqlTx{tx: stx, stmts: c.stmts})
+		res := call(r, stx)
 		if res.err == nil && !res.panicked {
 			if _, err := stx.Exec("RELEASE " + sp); err != nil {
 				c.abort(stx, ok, live[i:], err)
@@ -279,11 +278,11 @@ func lostCause(res writeResult, stmtErr error) error {
 }
 
 // call runs one member's function, turning a panic into a result.
-func call(r *writeReq, tx sqlTx) (res writeResult) {
+func call(r *writeReq, stx *sql.Tx) (res writeResult) {
 	defer func() {
 		if p := recover(); p != nil {
 			res = writeResult{panicked: true, value: p}
 		}
 	}()
-	return writeResult{err: r.fn(r.ctx, tx)}
+	return writeResult{err: r.fn(r.ctx, sqlTx{stx})}
 }

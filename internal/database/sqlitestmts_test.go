@@ -4,29 +4,37 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 )
 
-// waitPrepared waits until the cache holds query's statement.
-func waitPrepared(t *testing.T, c *stmtCache, query string) {
+// writerConn runs fn on the writer's one connection.
+func writerConn(t *testing.T, db *SQLiteDB, fn func(c *stmtConn)) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for c.get(query) == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("%q was not prepared within 5 s", query)
+	conn, err := db.writer.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*stmtConn)
+		if !ok {
+			return fmt.Errorf("the writer's connection is a %T, not a *stmtConn", dc)
 		}
-		time.Sleep(5 * time.Millisecond)
+		fn(c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
-// TestPreparedStatements: queries run unprepared at first, then through
-// their prepared statements, in transactions and outside, with the same
-// results and the same errors.
+// TestPreparedStatements: a text runs prepared from its second run on a
+// connection, in transactions and outside, with the results and the
+// errors of an unprepared run.
 func TestPreparedStatements(t *testing.T) {
 	db := openBatchDB(t)
 	ctx := t.Context()
 	const ins, sel = "INSERT INTO t (k) VALUES ($1)", "SELECT COUNT(*) FROM t WHERE k >= $1"
-	for i := range 2 { // the first round unprepared, the second prepared
+	for i := range 3 {
 		err := db.InTx(ctx, func(ctx context.Context, tx Tx) error {
 			for j := range 3 {
 				if _, err := tx.Exec(ctx, ins, fmt.Sprintf("k%d-%d", i, j)); err != nil {
@@ -49,10 +57,12 @@ func TestPreparedStatements(t *testing.T) {
 		if err := db.QueryRow(ctx, sel, "k").Scan(&n); err != nil || n != 3*(i+1) {
 			t.Fatalf("round %d: count %d, %v; want %d", i, n, err, 3*(i+1))
 		}
-		waitPrepared(t, db.wstmts, ins)
-		waitPrepared(t, db.wstmts, sel)
-		waitPrepared(t, db.rstmts, sel)
 	}
+	writerConn(t, db, func(c *stmtConn) {
+		if !c.has(ins) || !c.has(sel) {
+			t.Errorf("the writer keeps %d statements, not the insert and the count", c.size())
+		}
+	})
 	// A prepared statement's errors are the unprepared one's.
 	err := db.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		_, err := tx.Exec(ctx, ins, "k0-0")
@@ -64,60 +74,47 @@ func TestPreparedStatements(t *testing.T) {
 	if _, err := db.Exec(ctx, ins, "k0-1"); !IsUniqueViolation(err) {
 		t.Fatalf("duplicate key outside a transaction: %v, want a unique violation", err)
 	}
-	var none int
-	if err := db.QueryRow(ctx, "SELECT 1 FROM t WHERE k = $1", "absent").Scan(&none); err != ErrNoRows {
-		t.Fatalf("no row: %v, want ErrNoRows", err)
+	for range 3 {
+		var none int
+		if err := db.QueryRow(ctx, "SELECT 1 FROM t WHERE k = $1", "absent").Scan(&none); err != ErrNoRows {
+			t.Fatalf("no row: %v, want ErrNoRows", err)
+		}
 	}
-	waitPrepared(t, db.rstmts, "SELECT 1 FROM t WHERE k = $1")
-	if err := db.QueryRow(ctx, "SELECT 1 FROM t WHERE k = $1", "absent").Scan(&none); err != ErrNoRows {
-		t.Fatalf("no row, prepared: %v, want ErrNoRows", err)
+	// A statement prepared before a schema change runs against the new
+	// schema (a read model's tables are swapped by a rebuild).
+	const cnt = "SELECT COUNT(*) FROM t2"
+	for _, step := range []string{
+		"CREATE TABLE t2 (x INTEGER)", cnt, "DROP TABLE t2",
+		"CREATE TABLE t2 (y TEXT, x INTEGER)", "INSERT INTO t2 (y, x) VALUES ('a', 1), ('b', 2)",
+	} {
+		if _, err := db.Exec(ctx, step); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	var n int
+	if err := db.InTx(ctx, func(ctx context.Context, tx Tx) error { return tx.QueryRow(ctx, cnt).Scan(&n) }); err != nil || n != 2 {
+		t.Fatalf("count after the table was replaced: %d, %v; want 2", n, err)
 	}
 }
 
 // TestPreparedStatementsBounded: texts past the bound run unprepared.
 func TestPreparedStatementsBounded(t *testing.T) {
 	db := openBatchDB(t)
-	for i := range maxCachedStmts + 40 {
-		q := fmt.Sprintf("SELECT %d", i)
-		var n int
-		if err := db.QueryRow(t.Context(), q).Scan(&n); err != nil || n != i {
-			t.Fatalf("%s: %d, %v", q, n, err)
-		}
-		// Let the preparer keep up, so that the bound, not its queue,
-		// decides what is kept.
-		if i < maxCachedStmts {
-			waitPrepared(t, db.rstmts, q)
+	for i := range maxConnStmts + 40 {
+		if _, err := db.Exec(t.Context(), fmt.Sprintf("SELECT %d", i)); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if n := db.rstmts.size(); n != maxCachedStmts {
-		t.Fatalf("%d statements prepared, want the bound %d", n, maxCachedStmts)
-	}
-}
-
-// TestPreparedStatementsCloseWhileWaiting: closing the database ends a
-// preparation that waits for the writer's connection.
-func TestPreparedStatementsCloseWhileWaiting(t *testing.T) {
-	db := openBatchDB(t)
-	conn, err := db.writer.Conn(t.Context()) // the writer's only connection
-	if err != nil {
-		t.Fatal(err)
-	}
-	if db.wstmts.get("SELECT 42") != nil {
-		t.Fatal("prepared before it could be")
-	}
-	closed := make(chan struct{})
-	go func() {
-		db.wstmts.close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("close waited for the writer's connection")
-	}
-	_ = conn.Close()
-	if db.wstmts.get("SELECT 42") != nil {
-		t.Fatal("a closed cache answered a statement")
+	writerConn(t, db, func(c *stmtConn) {
+		if c.size() != maxConnStmts {
+			t.Errorf("%d statements kept, want the bound %d", c.size(), maxConnStmts)
+		}
+	})
+	var n int
+	if err := db.InTx(t.Context(), func(ctx context.Context, tx Tx) error {
+		return tx.QueryRow(ctx, fmt.Sprintf("SELECT %d", maxConnStmts+39)).Scan(&n)
+	}); err != nil || n != maxConnStmts+39 {
+		t.Fatalf("a text past the bound: %d, %v", n, err)
 	}
 }
 
@@ -158,7 +155,6 @@ func TestPreparedStatementNestedInTransaction(t *testing.T) {
 				if err := inner.Close(); err != nil {
 					return nil, err
 				}
-				// The same text as a single row and as a statement, too.
 				var first string
 				if err := tx.QueryRow(ctx, sel, k).Scan(&first); err != nil || first != k {
 					return nil, fmt.Errorf("query row from %s: %q, %v", k, first, err)
@@ -168,17 +164,12 @@ func TestPreparedStatementNestedInTransaction(t *testing.T) {
 		}
 		return out, rows.Err()
 	}
-	// Run until the statement is prepared, then once more nested.
-	err := db.InTx(ctx, func(ctx context.Context, tx Tx) error {
-		_, err := collect(ctx, tx, false)
-		return err
-	})
-	if err != nil {
+	// The first run prepares the text; the second nests it.
+	if err := db.InTx(ctx, func(ctx context.Context, tx Tx) error { _, err := collect(ctx, tx, false); return err }); err != nil {
 		t.Fatal(err)
 	}
-	waitPrepared(t, db.wstmts, sel)
 	var got []string
-	err = db.InTx(ctx, func(ctx context.Context, tx Tx) error {
+	err := db.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		var err error
 		got, err = collect(ctx, tx, true)
 		return err
@@ -186,11 +177,15 @@ func TestPreparedStatementNestedInTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "[a a:3 b b:2 c c:1]"
-	if fmt.Sprint(got) != want {
+	if want := "[a a:3 b b:2 c c:1]"; fmt.Sprint(got) != want {
 		t.Fatalf("nested results %v, want %s", got, want)
 	}
-	if db.wstmts.get(sel).busy.Load() {
-		t.Fatal("the statement is still marked busy after its rows closed")
-	}
+	writerConn(t, db, func(c *stmtConn) {
+		if !c.has(sel) {
+			t.Fatal("the query was not kept prepared")
+		}
+		if c.stmts[sel].busy.Load() {
+			t.Fatal("the statement is still marked busy after its rows closed")
+		}
+	})
 }
