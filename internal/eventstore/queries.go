@@ -12,6 +12,16 @@ const (
 
 	qHead = `SELECT position FROM event_stream_head WHERE id = 1`
 
+	// qAdvanceInsertPG is qAdvanceHead and qInsert of the first of $1
+	// events in one statement (PostgreSQL): one round trip fewer while
+	// the head's lock is held. It returns the first event's position.
+	qAdvanceInsertPG = `WITH h AS (UPDATE event_stream_head SET position = position + $1 WHERE id = 1 RETURNING position)
+	INSERT INTO event_store (position, event_id, event_name, aggregate_type, aggregate_id,
+	aggregate_version, schema_version, event_data, metadata, occurred_at, created_at)
+	SELECT h.position - $1 + 1, $2::uuid, $3::text, $4::text, $5::text, $6::bigint, $7::integer, $8::jsonb, $9::jsonb,
+	$10::timestamptz, $11::timestamptz FROM h
+	RETURNING position`
+
 	qInsert = `INSERT INTO event_store (position, event_id, event_name, aggregate_type, aggregate_id,
 	aggregate_version, schema_version, event_data, metadata, occurred_at, created_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`

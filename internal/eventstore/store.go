@@ -112,24 +112,40 @@ func (s *Store) Append(ctx context.Context, tx database.Tx, aggregateType, aggre
 		}
 		out[i], metas[i], stored[i] = env, string(meta), string(data)
 	}
-	var last int64
-	if err := tx.QueryRow(ctx, qAdvanceHead, len(events)).Scan(&last); err != nil {
-		return nil, fmt.Errorf("append %s/%s: advance stream head: %w", aggregateType, aggregateID, err)
+	insertErr := func(env *event.Envelope, err error) error {
+		if name, ok := database.UniqueConstraint(err); ok {
+			if strings.Contains(name, "event_id") {
+				return fmt.Errorf("append %s: event id %s already stored: %w", env.EventName, env.EventID, ErrConcurrency)
+			}
+			return fmt.Errorf("append %s/%s: %w", aggregateType, aggregateID, ErrConcurrency)
+		}
+		return fmt.Errorf("append %s/%s: %w", aggregateType, aggregateID, err)
 	}
-	first := last - int64(len(events)) + 1
-	for i := range out {
+	var first int64
+	next := 0 // the first event not yet inserted
+	if s.db.Dialect() == database.Postgres {
+		// The head and the first event in one round trip.
+		env := &out[0]
+		err := tx.QueryRow(ctx, qAdvanceInsertPG, len(events), env.EventID, env.EventName, env.AggregateType, env.AggregateID,
+			env.AggregateVersion, env.SchemaVersion, stored[0], metas[0], env.OccurredAt, env.CreatedAt).Scan(&first)
+		if err != nil {
+			return nil, insertErr(env, err)
+		}
+		env.Position, next = first, 1
+	} else {
+		var last int64
+		if err := tx.QueryRow(ctx, qAdvanceHead, len(events)).Scan(&last); err != nil {
+			return nil, fmt.Errorf("append %s/%s: advance stream head: %w", aggregateType, aggregateID, err)
+		}
+		first = last - int64(len(events)) + 1
+	}
+	for i := next; i < len(out); i++ {
 		env := &out[i]
 		env.Position = first + int64(i)
 		_, err := tx.Exec(ctx, qInsert, env.Position, env.EventID, env.EventName, env.AggregateType, env.AggregateID,
 			env.AggregateVersion, env.SchemaVersion, stored[i], metas[i], env.OccurredAt, env.CreatedAt)
 		if err != nil {
-			if name, ok := database.UniqueConstraint(err); ok {
-				if strings.Contains(name, "event_id") {
-					return nil, fmt.Errorf("append %s: event id %s already stored: %w", env.EventName, env.EventID, ErrConcurrency)
-				}
-				return nil, fmt.Errorf("append %s/%s: %w", aggregateType, aggregateID, ErrConcurrency)
-			}
-			return nil, fmt.Errorf("append %s/%s: %w", aggregateType, aggregateID, err)
+			return nil, insertErr(env, err)
 		}
 	}
 	return out, nil
