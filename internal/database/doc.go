@@ -5,4 +5,8 @@
 //
 // SQL is written once with $1-style placeholders, which both engines accept.
 // Where the dialects differ (types, upserts), the adapters keep their own SQL.
+//
+// On SQLite every write goes through one connection: transactions that queue
+// for it share commits (sqlitebatch.go), and every connection keeps its
+// statements prepared per query text (sqlitestmts.go).
 package database

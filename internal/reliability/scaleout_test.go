@@ -46,6 +46,7 @@ type scaleWorker struct {
 	*Proc
 	ops      string // base URL of its /metrics and health checks
 	clientID string // its River client id
+	app      string // the application_name of its database connections
 }
 
 // TestScaleOutPostgres runs the real binary as one API process
@@ -69,8 +70,11 @@ func TestScaleOutPostgres(t *testing.T) {
 	clientStarted := regexp.MustCompile(`"msg":"River client started".*"client_id":"([^"]+)"`)
 	workers := make([]*scaleWorker, scaleWorkers)
 	for i := range workers {
-		p, ops := s.StartWorker(t)
-		workers[i] = &scaleWorker{Proc: p, ops: ops, clientID: p.WaitLog(t, clientStarted, 20*time.Second)}
+		// Each worker's connections carry its own application_name, so the
+		// test can tell when the server has ended a killed worker's.
+		app := fmt.Sprintf("insure-scale-worker-%d", i)
+		p, ops := s.StartWorker(t, "DATABASE_URL="+s.DatabaseURL+"&application_name="+app)
+		workers[i] = &scaleWorker{Proc: p, ops: ops, app: app, clientID: p.WaitLog(t, clientStarted, 20*time.Second)}
 	}
 	t.Logf("API and %d workers up after %s", scaleWorkers, time.Since(started).Round(time.Millisecond))
 
@@ -152,6 +156,16 @@ func TestScaleOutPostgres(t *testing.T) {
 	}
 	victim.Kill(t)
 	killedAt := time.Now()
+	// A statement the victim sent just before it died (a completion's
+	// COMMIT) still runs to its end on the server: wait until the server
+	// has ended all of the victim's connections, so that what is left
+	// 'running' below is what no one will finish.
+	for s.Count(t, ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1`, victim.app) > 0 {
+		if ctx.Err() != nil || time.Since(killedAt) > 30*time.Second {
+			t.Fatalf("the server kept %s's connections open for 30 s after the kill", victim.Name)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	// What the dead process held: rows it left 'running' (it cannot finish
 	// them any more), and when their attempts started.
 	rows, err = s.DB(t).Query(ctx, `SELECT id, attempted_at FROM river_job WHERE state = 'running'
