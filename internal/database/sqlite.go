@@ -65,7 +65,7 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLiteDB
 	}
 	base := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_time_format=sqlite"
-	wpool, err := openSQLitePool(base + "?" + common +
+	wpool, err := sqliteConnector(base + "?" + common +
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -85,7 +85,7 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*SQLiteDB
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: journal mode is %q, WAL is required (is the file on a network filesystem?)", path, mode)
 	}
-	rpool, err := openSQLitePool(base + "?" + common + "&_pragma=query_only(1)")
+	rpool, err := sqliteConnector(base + "?" + common + "&_pragma=query_only(1)")
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -32,9 +32,9 @@ import (
 // maxConnStmts bounds each connection's prepared statements.
 const maxConnStmts = 512
 
-// openSQLitePool opens a database/sql pool on dsn whose connections keep
-// their statements prepared.
-func openSQLitePool(dsn string) (*driverPool, error) {
+// sqliteConnector returns the connector for sql.OpenDB of a pool on dsn
+// whose connections keep their statements prepared.
+func sqliteConnector(dsn string) (*driverPool, error) {
 	c, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
