@@ -299,6 +299,20 @@ type benchDB struct {
 	drops     []string
 }
 
+// newBenchDB makes the fresh databases of one bench run in a new
+// temporary directory (prefix names it), or on the PostgreSQL server at
+// pgURL when it is set, under a master key of their own. close removes
+// them.
+func newBenchDB(prefix, pgURL string) (*benchDB, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	var key [32]byte
+	_, _ = rand.Read(key[:])
+	return &benchDB{dir: dir, pgURL: pgURL, masterKey: base64.StdEncoding.EncodeToString(key[:])}, nil
+}
+
 func (b *benchDB) kind() string {
 	if b.pgURL != "" {
 		return "postgres"
@@ -365,13 +379,10 @@ func (b *benchDB) config(dbURL, name string) (config.Config, error) {
 }
 
 func runBench(ctx context.Context, o benchOptions, log io.Writer) (*benchReport, error) {
-	dir, err := os.MkdirTemp("", "insure-bench-")
+	b, err := newBenchDB("insure-bench-", o.databaseURL)
 	if err != nil {
 		return nil, err
 	}
-	var key [32]byte
-	_, _ = rand.Read(key[:])
-	b := &benchDB{dir: dir, pgURL: o.databaseURL, masterKey: base64.StdEncoding.EncodeToString(key[:])}
 	defer b.close(log)
 	rep := &benchReport{Machine: machineInfo(), Database: b.kind()}
 	if o.scenarios[scenarioPipeline] {

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -696,13 +694,10 @@ func runSoak(ctx context.Context, o soakOptions, log io.Writer) (*soakReport, er
 			return nil, fmt.Errorf("find the insure binary: %w", err)
 		}
 	}
-	dir, err := os.MkdirTemp("", "insure-soak-")
+	b, err := newBenchDB("insure-soak-", o.databaseURL)
 	if err != nil {
 		return nil, err
 	}
-	var key [32]byte
-	_, _ = rand.Read(key[:])
-	b := &benchDB{dir: dir, pgURL: o.databaseURL, masterKey: base64.StdEncoding.EncodeToString(key[:])}
 	defer b.close(log)
 	dbURL, err := b.fresh(ctx, "soak")
 	if err != nil {

@@ -75,6 +75,22 @@ func startSystem(t *testing.T, cfg config.Config) *System {
 	return s
 }
 
+// serveWithoutWorkers opens a system on cfg without workers (no listener
+// appends events and no projection runner catches up behind the test's
+// back) and serves its API, checked against the contract, to the client
+// it returns.
+func serveWithoutWorkers(t *testing.T, cfg config.Config) (*System, client) {
+	t.Helper()
+	s, err := Open(context.Background(), cfg, newLogger(cfg, io.Discard), Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	srv := httptest.NewServer(contracttest.New(t).Wrap(t, s.Handler()))
+	t.Cleanup(srv.Close)
+	return s, client{t: t, base: srv.URL}
+}
+
 // testAdminToken is the admin token every test system seeds
 // (INSURE_ADMIN_TOKEN); the test client sends it unless told otherwise.
 const testAdminToken = "insure_test-admin-token-0123456789abcdefghij"

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"insure/internal/database/dbtest"
-	"insure/internal/httpapi/contracttest"
 	"insure/internal/idempotency"
 )
 
@@ -26,16 +23,7 @@ func TestIdempotencyKeys(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			cfg := testConfig(t, d)
-			// No workers: no listener appends events behind the test's back.
-			s, err := Open(ctx, cfg, newLogger(cfg, io.Discard), Options{Migrate: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			srv := httptest.NewServer(contracttest.New(t).Wrap(t, s.Handler()))
-			t.Cleanup(srv.Close)
-			c := client{t: t, base: srv.URL}
+			s, c := serveWithoutWorkers(t, testConfig(t, d))
 
 			count := func(table string) int {
 				t.Helper()

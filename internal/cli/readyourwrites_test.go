@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"io"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,17 +22,7 @@ func TestReadYourWrites(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			cfg := testConfig(t, d)
-			// No workers: no projection runner catches up behind the
-			// test's back; the test catches up itself.
-			s, err := Open(ctx, cfg, newLogger(cfg, io.Discard), Options{Migrate: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			srv := httptest.NewServer(contracttest.New(t).Wrap(t, s.Handler()))
-			t.Cleanup(srv.Close)
-			c := client{t: t, base: srv.URL}
+			s, c := serveWithoutWorkers(t, testConfig(t, d))
 
 			position := func(r response) int64 {
 				t.Helper()
